@@ -1,0 +1,19 @@
+// Bundles the extension (CommonJS, for VS Code's extension host), the kernel and CLI (ES modules for Node) and
+// the webview scripts (browser). `webgpu` stays external: it is a native addon loaded from node_modules.
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+
+const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'node20' };
+// ES module bundles of CommonJS dependencies need a `require`.
+const esmBanner = { js: "import { createRequire as __llmnbCreateRequire } from 'node:module'; const require = __llmnbCreateRequire(import.meta.url);" };
+
+const builds = [
+  { ...common, entryPoints: ['kernel/main.ts', 'kernel/cli.ts'], outdir: 'out/kernel', platform: 'node', format: 'esm',
+    outExtension: { '.js': '.mjs' }, external: ['webgpu'], banner: esmBanner },
+  { ...common, entryPoints: ['src/extension.ts'], outfile: 'out/extension.cjs', platform: 'node', format: 'cjs',
+    external: ['vscode'] },
+];
+for (const b of builds) {
+  const entries = b.entryPoints.filter((e) => fs.existsSync(e));
+  if (entries.length) await esbuild.build({ ...b, entryPoints: entries });
+}

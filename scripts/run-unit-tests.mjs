@@ -1,0 +1,22 @@
+// Runs every test/unit/**/*.test.ts with node's test runner (TypeScript through tsx).
+// Usage: node scripts/run-unit-tests.mjs [filter-substring ...]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const filters = process.argv.slice(2);
+const files = [];
+(function walk(dir) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.name.endsWith('.test.ts') && (!filters.length || filters.some((f) => p.includes(f)))) files.push(p);
+  }
+})('test/unit');
+files.sort();
+if (!files.length) {
+  console.error(`no unit tests match ${filters.join(' ')}`);
+  process.exit(2);
+}
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

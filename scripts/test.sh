@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, builds, type-checks, then runs the unit tests and the integration
+# tests inside a real VS Code extension host. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "[test] type-check"
+npm run --silent typecheck
+echo "[test] unit tests"
+node scripts/run-unit-tests.mjs
