@@ -6,11 +6,14 @@ import type { MemoryTag, TrackedBuffer } from './allocator.js';
 import { bf16ArrayToF32, f32ArrayToBf16 } from './bf16.js';
 import type { Gpu } from './context.js';
 
+/** Floating-point storage of weights and activations. */
 export type DType = 'f32' | 'bf16';
 export const DTYPES: readonly DType[] = ['f32', 'bf16'];
+/** Tensors also hold u32 indices (token ids, labels, positions). */
+export type TensorDType = DType | 'u32';
 
-export function dtypeBytes(d: DType): number {
-  return d === 'f32' ? 4 : 2;
+export function dtypeBytes(d: TensorDType): number {
+  return d === 'bf16' ? 2 : 4;
 }
 
 export interface TensorPart {
@@ -28,7 +31,7 @@ export class Tensor {
   private constructor(
     readonly gpu: Gpu,
     readonly shape: readonly number[],
-    readonly dtype: DType,
+    readonly dtype: TensorDType,
     readonly parts: readonly TensorPart[],
     private readonly ownership: Ownership,
   ) {}
@@ -37,14 +40,14 @@ export class Tensor {
    * Allocates zero-filled storage of its own (weights, grads, optimizer state), split by rows when larger
    * than the device's maximum buffer.
    */
-  static alloc(gpu: Gpu, shape: readonly number[], dtype: DType, tag: MemoryTag): Tensor {
+  static alloc(gpu: Gpu, shape: readonly number[], dtype: TensorDType, tag: MemoryTag): Tensor {
     const plan = planParts(shape, dtype, gpu.maxBufferBytes);
     const parts = plan.map((p) => ({ ...p, buf: gpu.createBuffer(p.bytes, tag) }));
     return new Tensor(gpu, [...shape], dtype, parts, 'owned');
   }
 
   /** A short-lived tensor from the activation pool; contents undefined until an op writes it. */
-  static scratch(gpu: Gpu, shape: readonly number[], tag: MemoryTag, dtype: DType = 'f32'): Tensor {
+  static scratch(gpu: Gpu, shape: readonly number[], tag: MemoryTag, dtype: TensorDType = 'f32'): Tensor {
     const bytes = numelOf(shape) * dtypeBytes(dtype);
     const buf = gpu.pool.acquire(bytes, tag);
     return new Tensor(gpu, [...shape], dtype, [{ buf, rowStart: 0, rows: shape[0] ?? 1 }], 'pooled');
@@ -84,6 +87,7 @@ export class Tensor {
   /** Reads the values back as f32 (bf16 widened exactly). */
   async read(): Promise<Float32Array> {
     this.assertAlive();
+    if (this.dtype === 'u32') return Float32Array.from(await this.readRaw());
     const out = new Float32Array(this.numel);
     const rowElems = this.numel / Math.max(1, this.shape[0] ?? 1);
     for (const p of this.parts) {
@@ -96,30 +100,32 @@ export class Tensor {
     return out;
   }
 
-  /** Reads the raw stored values: Float32Array for f32, bf16 bit patterns for bf16. */
-  async readRaw(): Promise<Float32Array | Uint16Array> {
-    if (this.dtype === 'f32') return this.read();
+  /** Reads the stored values as they are: Float32Array (f32), bf16 bit patterns (bf16), Uint32Array (u32). */
+  async readRaw(): Promise<Float32Array | Uint16Array | Uint32Array> {
     this.assertAlive();
-    const out = new Uint16Array(this.numel);
+    const Ctor = this.dtype === 'f32' ? Float32Array : this.dtype === 'bf16' ? Uint16Array : Uint32Array;
+    const out = new Ctor(this.numel);
     const rowElems = this.numel / Math.max(1, this.shape[0] ?? 1);
     for (const p of this.parts) {
-      const bytes = await this.gpu.read(p.buf.buffer, 0, p.rows * rowElems * 2);
-      out.set(new Uint16Array(bytes), p.rowStart * rowElems);
+      const bytes = await this.gpu.read(p.buf.buffer, 0, p.rows * rowElems * dtypeBytes(this.dtype));
+      out.set(new Ctor(bytes), p.rowStart * rowElems);
     }
     return out;
   }
 
-  /** Writes all elements: f32 values (rounded to nearest even for bf16), or bf16 bit patterns for bf16. */
-  write(data: Float32Array | Uint16Array): void {
+  /**
+   * Writes all elements: f32 values (rounded to nearest even for a bf16 tensor), bf16 bit patterns (Uint16Array)
+   * for a bf16 tensor, or indices (Uint32Array) for a u32 tensor.
+   */
+  write(data: Float32Array | Uint16Array | Uint32Array): void {
     this.assertAlive();
     if (data.length !== this.numel) throw new ShapeMismatchError(`write of ${data.length} values into ${fmtShape(this.shape)} (${this.numel})`);
-    let raw: Float32Array | Uint16Array;
-    if (this.dtype === 'f32') {
-      if (!(data instanceof Float32Array)) throw new TypeError('f32 tensor written with bf16 bits');
-      raw = data;
-    } else {
-      raw = data instanceof Uint16Array ? data : f32ArrayToBf16(data);
-    }
+    const expected = { f32: 'Float32Array', bf16: 'Float32Array or Uint16Array (bf16 bits)', u32: 'Uint32Array' }[this.dtype];
+    let raw: Float32Array | Uint16Array | Uint32Array;
+    if (this.dtype === 'bf16' && data instanceof Float32Array) raw = f32ArrayToBf16(data);
+    else if ((this.dtype === 'f32' && data instanceof Float32Array) || (this.dtype === 'bf16' && data instanceof Uint16Array)
+      || (this.dtype === 'u32' && data instanceof Uint32Array)) raw = data;
+    else throw new TypeError(`${this.dtype} tensor written with a ${data.constructor.name}; expected ${expected}`);
     const rowElems = this.numel / Math.max(1, this.shape[0] ?? 1);
     for (const p of this.parts) {
       const slice = raw.subarray(p.rowStart * rowElems, (p.rowStart + p.rows) * rowElems);
@@ -137,7 +143,7 @@ export class Tensor {
 }
 
 /** queue.writeBuffer needs a multiple of 4 bytes; an odd count of bf16 values gets one zero pad element. */
-export function writePadded(gpu: Gpu, buffer: GPUBuffer, offset: number, data: Float32Array | Uint16Array): void {
+export function writePadded(gpu: Gpu, buffer: GPUBuffer, offset: number, data: Float32Array | Uint16Array | Uint32Array): void {
   if (data.byteLength % 4 === 0) {
     gpu.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
     return;
@@ -156,7 +162,7 @@ export function fmtShape(shape: readonly number[]): string {
 }
 
 /** How a tensor of `shape` is split by rows so that no part exceeds `maxBytes`. */
-export function planParts(shape: readonly number[], dtype: DType, maxBytes: number): { rowStart: number; rows: number; bytes: number }[] {
+export function planParts(shape: readonly number[], dtype: TensorDType, maxBytes: number): { rowStart: number; rows: number; bytes: number }[] {
   const rows = shape[0] ?? 1;
   const rowElems = numelOf(shape) / Math.max(1, rows);
   const rowBytes = rowElems * dtypeBytes(dtype);
@@ -172,4 +178,10 @@ export function planParts(shape: readonly number[], dtype: DType, maxBytes: numb
     parts.push({ rowStart: r, rows: n, bytes: n * rowBytes });
   }
   return parts;
+}
+
+/** The tensor's dtype, checked to be a floating-point one (ops that read weights call this). */
+export function floatDtype(t: Tensor, what: string): DType {
+  if (t.dtype === 'u32') throw new TypeError(`${what}: expected an f32 or bf16 tensor, got u32`);
+  return t.dtype;
 }

@@ -3,7 +3,7 @@
 import type { Gpu } from '../gpu/context.js';
 import { grid } from '../gpu/context.js';
 import { Params } from '../gpu/params.js';
-import { Tensor, type DType } from '../gpu/tensor.js';
+import { Tensor, floatDtype, type DType } from '../gpu/tensor.js';
 import { ShapeMismatchError } from '../errors.js';
 import { BF16, LINEAR_WORKGROUP, activationRounding, readOnlyTensor } from './wgsl.js';
 
@@ -49,7 +49,7 @@ export function rmsnorm(gpu: Gpu, x: Tensor, w: Tensor, eps: number, compute: DT
   if (w.numel !== dim) throw new ShapeMismatchError(`rmsnorm: weight has ${w.numel} elements, input's last dim is ${dim}`);
   const rows = x.numel / dim;
   const y = Tensor.scratch(gpu, x.shape, gpu.activationTag('rmsnorm out'));
-  const k = gpu.kernel(forwardSource(w.dtype, compute));
+  const k = gpu.kernel(forwardSource(floatDtype(w, 'rmsnorm weight'), compute));
   gpu.dispatch(k, [x.buffer, w.buffer, y.buffer], new Params().u32(rows).u32(dim).f32(eps), grid(rows));
   return y;
 }
