@@ -12,7 +12,8 @@ export interface GpuOptions {
   forceSoftware?: boolean;
   /** Budget for all buffers; default: 80% of host RAM on a software adapter, unknown (null) on a GPU. */
   memoryLimitBytes?: number | null;
-  /** Largest buffer to create; tensors above it are split by rows. Default: the device's limit. */
+  /** Tensors larger than this are split by rows into parts. Default and upper bound: the device's limit
+   *  (tests set it small to exercise split tensors). */
   maxBufferBytes?: number;
 }
 
@@ -33,9 +34,12 @@ export class Gpu {
   readonly allocator: Allocator;
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
+  /** Largest tensor part: tensors above it are split by rows. */
   readonly maxBufferBytes: number;
   readonly subgroups: boolean;
   private lostReason: string | null = null;
+  /** Validation errors reported by the device since the last check: bugs in llmnb, surfaced at the next sync. */
+  private validationErrors: string[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly paramArena: TrackedBuffer;
@@ -56,16 +60,21 @@ export class Gpu {
   ) {
     const deviceMax = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     // SwiftShader rejects a buffer of exactly its advertised maximum (1 GiB); stay one page below.
-    this.maxBufferBytes = Math.min(opts.maxBufferBytes ?? Infinity, deviceMax - 4096);
+    const bufferMax = deviceMax - 4096;
+    this.maxBufferBytes = Math.min(opts.maxBufferBytes ?? Infinity, bufferMax);
     const limit = opts.memoryLimitBytes !== undefined ? opts.memoryLimitBytes
       : software ? Math.floor(os.totalmem() * 0.8) : null;
-    this.allocator = new Allocator(device, this.maxBufferBytes, limit);
+    this.allocator = new Allocator(device, bufferMax, limit);
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool(this);
     this.allocator.reclaim = (needed) => this.pool.trim(needed);
     this.subgroups = device.features.has('subgroups');
     this.paramArena = this.allocator.create(PARAM_SLOTS * PARAM_SLOT_BYTES, 0x0040 | 0x0008 /* UNIFORM | COPY_DST */,
       { layer: 'runtime', tensor: 'dispatch params', kind: 'other' });
+    device.onuncapturederror = (e) => {
+      if (e.error instanceof GPUOutOfMemoryError) this.lostReason ??= `out of memory: ${e.error.message}`;
+      else this.validationErrors.push(e.error.message);
+    };
     void device.lost.then((info) => {
       if (info.reason !== 'destroyed') this.lostReason = info.message || 'unknown reason';
     });
@@ -106,6 +115,11 @@ export class Gpu {
     if (this.lostReason !== null) {
       throw new DeviceLostError(`the GPU device was lost: ${this.lostReason}`,
         'Restart the kernel to get a new device; the model must be loaded again.');
+    }
+    if (this.validationErrors.length) {
+      const first = this.validationErrors[0];
+      this.validationErrors = [];
+      throw new Error(`internal GPU error (a bug in llmnb, please report it): ${first}`);
     }
   }
 
