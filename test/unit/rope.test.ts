@@ -57,7 +57,8 @@ test('CPU RoPE backward matches central differences of the forward', () => {
   assertClose(ropeBackwardRef(dy, s, tables, 2), want, { rtol: 1e-8, what: 'rope backward vs finite differences' });
 });
 
-for (const [s, posOffset] of [[{ batch: 2, tokens: 5, heads: 3, headDim: 12 }, 3], [{ batch: 1, tokens: 19, heads: 4, headDim: 16 }, 0]] as const) {
+const CASES: [Shape, number][] = [[{ batch: 2, tokens: 5, heads: 3, headDim: 12 }, 3], [{ batch: 1, tokens: 19, heads: 4, headDim: 16 }, 0]];
+for (const [s, posOffset] of CASES) {
   test(`rope ${JSON.stringify(s)} at offset ${posOffset} matches float64, forward and backward`, async () => {
     const gpu = await testGpu();
     const tables = ropeTables(s.headDim, 500000, SCALING, posOffset + s.tokens + 2);
