@@ -97,6 +97,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 }
 `,
 };
+
 const GRAD = {
   key: 'cross_entropy/grad',
   storageBindings: 4,
