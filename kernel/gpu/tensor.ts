@@ -142,8 +142,13 @@ export class Tensor {
   }
 }
 
-/** queue.writeBuffer needs a multiple of 4 bytes; an odd count of bf16 values gets one zero pad element. */
+/**
+ * Writes host data into a buffer, ordered after all work recorded so far: queue.writeBuffer runs before any
+ * command buffer submitted later, so recorded work is submitted first (a pooled buffer may still be read by it).
+ * queue.writeBuffer needs a multiple of 4 bytes; an odd count of bf16 values gets one zero pad element.
+ */
 export function writePadded(gpu: Gpu, buffer: GPUBuffer, offset: number, data: Float32Array | Uint16Array | Uint32Array): void {
+  gpu.flush();
   if (data.byteLength % 4 === 0) {
     gpu.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
     return;
