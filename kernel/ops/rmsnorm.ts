@@ -1,5 +1,6 @@
 // RMSNorm over the last dimension: y = x * rsqrt(mean(x^2) + eps) * w, computed in f32.
-// One workgroup per row; a shared-memory tree reduces the sum of squares.
+// Workgroup barriers are very costly on software adapters, so every pass is barrier-free and row sums are
+// two-level: strided segments of a row, then the segments (forward: 2 passes; backward: 5, described below).
 import type { Gpu } from '../gpu/context.js';
 import { grid } from '../gpu/context.js';
 import { Params } from '../gpu/params.js';
@@ -7,37 +8,55 @@ import { Tensor, floatDtype, type DType } from '../gpu/tensor.js';
 import { DtypeMismatchError, ShapeMismatchError } from '../errors.js';
 import { BF16, LINEAR_WORKGROUP, activationRounding, readOnlyTensor } from './wgsl.js';
 
-const WG = 64;
+/** Elements per row-partial invocation (at most): a row of D is split into ceil(D / ROW_SEGMENT) strided segments. */
+const ROW_SEGMENT = 256;
+const WG = 256;
+
+const FORWARD_ROW_PARTIAL = {
+  key: 'rmsnorm/fwd_row_partial',
+  storageBindings: 2,
+  hasParams: true,
+  wgsl: () => /* wgsl */ `
+${LINEAR_WORKGROUP}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> partial: array<f32>;  // [rows, segments] sums of x^2
+struct P { rows: u32, dim: u32, segments: u32 }
+@group(0) @binding(2) var<uniform> p: P;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_wg(wid, nwg) * ${WG}u + lid;
+  if (i >= p.rows * p.segments) { return; }
+  let base = (i / p.segments) * p.dim;
+  var acc = 0.0;
+  for (var c = i % p.segments; c < p.dim; c += p.segments) { let v = x[base + c]; acc = fma(v, v, acc); }
+  partial[i] = acc;
+}
+`,
+};
 
 function forwardSource(wDtype: DType, compute: DType) {
   return {
     key: `rmsnorm/fwd/w=${wDtype}/c=${compute}`,
-    storageBindings: 3,
+    storageBindings: 4,
     hasParams: true,
     wgsl: () => /* wgsl */ `
 ${BF16}${LINEAR_WORKGROUP}${activationRounding(compute)}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 ${readOnlyTensor('w', 1, wDtype)}
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-struct P { rows: u32, dim: u32, eps: f32 }
-@group(0) @binding(3) var<uniform> p: P;
-var<workgroup> partial: array<f32, ${WG}>;
+@group(0) @binding(2) var<storage, read> partial: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+struct P { rows: u32, dim: u32, segments: u32, eps: f32 }
+@group(0) @binding(4) var<uniform> p: P;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = linear_wg(wid, nwg);
-  if (row >= p.rows) { return; }  // uniform per workgroup: barriers below stay in uniform control flow
-  let base = row * p.dim;
+  let i = linear_wg(wid, nwg) * ${WG}u + lid;
+  if (i >= p.rows * p.dim) { return; }
+  let row = i / p.dim;
   var ss = 0.0;
-  for (var i = lid; i < p.dim; i += ${WG}u) { let v = x[base + i]; ss = fma(v, v, ss); }
-  partial[lid] = ss;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = inverseSqrt(partial[0] / f32(p.dim) + p.eps);
-  for (var i = lid; i < p.dim; i += ${WG}u) { y[base + i] = act(x[base + i] * r * w_at(i)); }
+  for (var k = 0u; k < p.segments; k++) { ss += partial[row * p.segments + k]; }
+  y[i] = act(x[i] * inverseSqrt(ss / f32(p.dim) + p.eps) * w_at(i % p.dim));
 }
 `,
   };
@@ -48,24 +67,25 @@ export function rmsnorm(gpu: Gpu, x: Tensor, w: Tensor, eps: number, compute: DT
   const dim = x.shape[x.shape.length - 1];
   if (w.numel !== dim) throw new ShapeMismatchError(`rmsnorm: weight has ${w.numel} elements, input's last dim is ${dim}`);
   const rows = x.numel / dim;
+  const segments = Math.ceil(dim / ROW_SEGMENT);
+  const partial = Tensor.scratch(gpu, [rows, segments], gpu.activationTag('rmsnorm partial sums'));
+  gpu.dispatch(gpu.kernel(FORWARD_ROW_PARTIAL), [x.buffer, partial.buffer], new Params().u32(rows).u32(dim).u32(segments), grid(Math.ceil(rows * segments / WG)));
   const y = Tensor.scratch(gpu, x.shape, gpu.activationTag('rmsnorm out'));
   const k = gpu.kernel(forwardSource(floatDtype(w, 'rmsnorm weight'), compute));
-  gpu.dispatch(k, [x.buffer, w.buffer, y.buffer], new Params().u32(rows).u32(dim).f32(eps), grid(rows));
+  gpu.dispatch(k, [x.buffer, w.buffer, partial.buffer, y.buffer], new Params().u32(rows).u32(dim).u32(segments).f32(eps), grid(Math.ceil(rows * dim / WG)));
+  partial.dispose();
   return y;
 }
 
-// Backward. Workgroup barriers are very costly on software adapters, so every pass is barrier-free and the sums
-// are two-level (strided segments of a row, then the segments; chunks of rows, then the chunks):
+// Backward (sums over rows are two-level too: chunks of rows, then the chunks):
 //   1. row partials: per (row, segment) sums of x^2 and w dy x;
 //   2. row stats:    per row r = rsqrt(mean(x^2) + eps) and k = r^3 / D * sum(w dy x);
 //   3. dx:           per element dx_i = r w_i dy_i - x_i k;
 //   4. dw partials:  per (chunk of rows, column) sum of dy x r;  5. dw += sum of the chunks, per column.
 
-/** Elements per row-partial invocation (at most): a row of D is split into ceil(D / ROW_SEGMENT) strided segments. */
-const ROW_SEGMENT = 256;
 /** Rows per dw partial sum. */
 const DW_ROW_CHUNK = 64;
-const BWD_WG = 256;
+
 
 function backwardRowPartialSource(wDtype: DType) {
   return {
@@ -81,9 +101,9 @@ ${readOnlyTensor('w', 1, wDtype)}
 struct P { rows: u32, dim: u32, segments: u32 }
 @group(0) @binding(4) var<uniform> p: P;
 
-@compute @workgroup_size(${BWD_WG})
+@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = linear_wg(wid, nwg) * ${BWD_WG}u + lid;
+  let i = linear_wg(wid, nwg) * ${WG}u + lid;
   if (i >= p.rows * p.segments) { return; }
   let base = (i / p.segments) * p.dim;
   var acc = vec2f(0.0);
@@ -108,9 +128,9 @@ ${LINEAR_WORKGROUP}
 struct P { rows: u32, dim: u32, segments: u32, eps: f32 }
 @group(0) @binding(2) var<uniform> p: P;
 
-@compute @workgroup_size(${BWD_WG})
+@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = linear_wg(wid, nwg) * ${BWD_WG}u + lid;
+  let row = linear_wg(wid, nwg) * ${WG}u + lid;
   if (row >= p.rows) { return; }
   var acc = vec2f(0.0);
   for (var k = 0u; k < p.segments; k++) { acc += partial[row * p.segments + k]; }
@@ -135,9 +155,9 @@ ${readOnlyTensor('w', 1, wDtype)}
 struct P { rows: u32, dim: u32 }
 @group(0) @binding(5) var<uniform> p: P;
 
-@compute @workgroup_size(${BWD_WG})
+@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = linear_wg(wid, nwg) * ${BWD_WG}u + lid;
+  let i = linear_wg(wid, nwg) * ${WG}u + lid;
   if (i >= p.rows * p.dim) { return; }
   let st = stats[i / p.dim];
   // dx_i = r w_i dy_i - x_i r^3 / D * sum_j w_j dy_j x_j
@@ -160,9 +180,9 @@ ${LINEAR_WORKGROUP}
 struct P { rows: u32, dim: u32, chunks: u32 }
 @group(0) @binding(4) var<uniform> p: P;
 
-@compute @workgroup_size(${BWD_WG})
+@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = linear_wg(wid, nwg) * ${BWD_WG}u + lid;
+  let i = linear_wg(wid, nwg) * ${WG}u + lid;
   if (i >= p.chunks * p.dim) { return; }
   let col = i % p.dim;
   let first = (i / p.dim) * ${DW_ROW_CHUNK}u;
@@ -184,7 +204,7 @@ const BACKWARD_DW_REDUCE = {
 struct P { dim: u32, chunks: u32 }
 @group(0) @binding(2) var<uniform> p: P;
 
-@compute @workgroup_size(${BWD_WG})
+@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let col = gid.x;
   if (col >= p.dim) { return; }
@@ -210,7 +230,7 @@ export function rmsnormBackward(gpu: Gpu, x: Tensor, w: Tensor, dy: Tensor, eps:
   const wDtype = floatDtype(w, 'rmsnorm weight');
   const rows = x.numel / dim;
   const segments = Math.ceil(dim / ROW_SEGMENT);
-  const threads = (n: number) => grid(Math.ceil(n / BWD_WG));
+  const threads = (n: number) => grid(Math.ceil(n / WG));
   const partial = Tensor.scratch(gpu, [rows, segments, 2], gpu.activationTag('rmsnorm row partials'));
   const stats = Tensor.scratch(gpu, [rows, 2], gpu.activationTag('rmsnorm row stats'));
   const dx = Tensor.scratch(gpu, x.shape, gpu.activationTag('rmsnorm dx'));
