@@ -65,10 +65,7 @@ export async function openCheckpoint(p: string): Promise<Checkpoint> {
 async function readDirectory(dir: string, files: OpenFiles): Promise<FileContents[]> {
   const names = fs.readdirSync(dir).sort();
   const index = SHARD_INDEX_FILES.find((f) => names.includes(f));
-  if (index) {
-    const shards = await readShardIndex(path.join(dir, index), (file) => readFile(file, files));
-    return shards;
-  }
+  if (index) return readShardIndex(path.join(dir, index), (file) => readFile(file, files));
   if (names.includes('model.safetensors')) return [await readFile(path.join(dir, 'model.safetensors'), files)];
   const safetensors = names.filter((n) => n.endsWith('.safetensors'));
   if (safetensors.length) return Promise.all(safetensors.map((n) => readFile(path.join(dir, n), files)));
@@ -88,7 +85,8 @@ async function readFile(file: string, files: OpenFiles): Promise<FileContents> {
   if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) { // "PK\3\4": a zip
     return { format: 'pth', ...(await readPth(fd, file)) };
   }
-  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5 || (PTH_EXTENSIONS.some((e) => file.endsWith(e)) && head[8] !== 0x7b)) {
+  const legacyPickle = head[0] === 0x80 && head[1] >= 2 && head[1] <= 5; // torch.save before the zip format: a bare pickle
+  if (legacyPickle || (PTH_EXTENSIONS.some((e) => file.endsWith(e)) && head[8] !== 0x7b /* '{' of a safetensors header */)) {
     throw new CheckpointFormatError(file, 'not a torch.save zip: this looks like the legacy (PyTorch < 1.6) serialization or another format', 0,
       'Re-save it with a current PyTorch: torch.save(torch.load(path), new_path), which writes the zip format.');
   }

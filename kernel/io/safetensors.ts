@@ -11,8 +11,6 @@ export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export interface SafetensorsHeader {
   file: string;
-  /** Absolute offset of the data section (8 + header length). */
-  dataStart: number;
   metadata: Record<string, string>;
   /** In header order; offsets are absolute. */
   tensors: TensorEntry[];
@@ -82,7 +80,7 @@ export async function readSafetensorsHeader(fd: number, file: string): Promise<S
     tensors.push({ name, dtype, shape: [...shape], file, offset: dataStart + begin, bytes: end - begin });
   }
   checkNoOverlap(tensors, fail);
-  return { file, dataStart, metadata, tensors };
+  return { file, metadata, tensors };
 }
 
 function parseMetadata(info: unknown, fail: (d: string, o?: number) => CheckpointFormatError): Record<string, string> {

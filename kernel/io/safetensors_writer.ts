@@ -46,6 +46,9 @@ export class SafetensorsWriter {
     return writer;
   }
 
+  /** Tensor bytes received so far. */
+  get bytesWritten(): number { return this.received; }
+
   /** The name of the tensor whose bytes come next (null once all bytes arrived). */
   get currentTensor(): string | null {
     const i = this.ends.findIndex((e) => e > this.received);
@@ -111,9 +114,15 @@ export async function writeSafetensors(path: string, tensors: readonly TensorSpe
   fill: (spec: TensorSpec, writer: SafetensorsWriter) => Promise<void>, metadata: Record<string, string> = {}): Promise<void> {
   const writer = await SafetensorsWriter.create(path, tensors, metadata);
   try {
+    let end = 0;
     for (const spec of tensors) {
+      end += shapeNumel(spec.shape) * fileDtypeBytes(spec.dtype);
+      const before = writer.bytesWritten;
       await fill(spec, writer);
-      if (writer.currentTensor === spec.name) throw new UsageError(`safetensors writer for ${path}: tensor ${spec.name} was not written completely`);
+      if (writer.bytesWritten !== end) {
+        throw new UsageError(`safetensors writer for ${path}: tensor ${spec.name} got ${writer.bytesWritten - before} bytes, `
+          + `it holds ${end - before}`);
+      }
     }
   } catch (e) {
     writer.abort();
