@@ -127,6 +127,11 @@ def save(obj, name, **kwargs):
     print(f"{name}: {os.path.getsize(path)} bytes")
 
 
+def fixed_date(name):
+    """A zip entry header with a constant timestamp, so regenerating gives the same bytes."""
+    return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+
+
 def rewrite_zip(src_name, dst_name, compress=False, replace=None):
     """Copies a torch.save zip entry by entry, optionally deflating or replacing entries (name suffix -> bytes)."""
     replace = replace or {}
@@ -139,11 +144,11 @@ def rewrite_zip(src_name, dst_name, compress=False, replace=None):
             for suffix, new in replace.items():
                 if entry.endswith(suffix):
                     data = new
-            zout.writestr(entry, data, zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
+            zout.writestr(fixed_date(entry), data, zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
         prefix = names[0].split("/")[0]
         for suffix, new in replace.items():
             if not any(n.endswith(suffix) for n in names):
-                zout.writestr(f"{prefix}/{suffix}", new)
+                zout.writestr(fixed_date(f"{prefix}/{suffix}"), new)
     print(f"{dst_name}: {os.path.getsize(dst)} bytes")
 
 
