@@ -1,5 +1,6 @@
-// Parameter initialisation on the GPU: normal(0, std) from a counter-based hash (so no host memory is spent on
-// 8B-sized random buffers, and the values depend only on the seed and the element index), and constants.
+// Parameter initialisation on the GPU: normal(0, std) or uniform(-a, a) from a counter-based hash (so no host
+// memory is spent on 8B-sized random buffers, and the values depend only on the seed and the element index), and
+// constants.
 import { grid, type Gpu } from '../gpu/context.js';
 import { Params } from '../gpu/params.js';
 import { type Tensor, floatDtype } from '../gpu/tensor.js';
@@ -7,7 +8,9 @@ import { BF16, LINEAR_WORKGROUP } from './wgsl.js';
 
 const WG = 256;
 
-function source(dtype: 'f32' | 'bf16', mode: 'normal' | 'constant') {
+type Mode = 'normal' | 'uniform' | 'constant';
+
+function source(dtype: 'f32' | 'bf16', mode: Mode) {
   // Each invocation writes one u32 word: one f32 element or two bf16 elements.
   const store = dtype === 'f32'
     ? 'out[w] = value(p.base + w);'
@@ -29,10 +32,13 @@ fn mix(x: u32) -> u32 {
 }
 fn unit(h: u32) -> f32 { return (f32(h >> 8u) + 0.5) * (1.0 / 16777216.0); } // (0, 1)
 fn value(i: u32) -> f32 {
-  ${mode === 'constant' ? 'return p.a;' : `
   let h1 = mix((i * 2u) ^ mix(p.seed));
   let h2 = mix((i * 2u + 1u) ^ mix(p.seed + 0x9e3779b9u));
-  return p.a * sqrt(-2.0 * log(unit(h1))) * cos(6.283185307179586 * unit(h2));`}
+  ${{
+    constant: 'return p.a;',
+    uniform: 'return p.a * (2.0 * unit(h1) - 1.0);',
+    normal: 'return p.a * sqrt(-2.0 * log(unit(h1))) * cos(6.283185307179586 * unit(h2));',
+  }[mode]}
 }
 
 @compute @workgroup_size(${WG})
@@ -45,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   };
 }
 
-function fill(gpu: Gpu, t: Tensor, mode: 'normal' | 'constant', a: number, seed: number): void {
+function fill(gpu: Gpu, t: Tensor, mode: Mode, a: number, seed: number): void {
   const dtype = floatDtype(t, 'init');
   const k = gpu.kernel(source(dtype, mode));
   const rowElems = t.numel / Math.max(1, t.shape[0] ?? 1);
@@ -60,6 +66,11 @@ function fill(gpu: Gpu, t: Tensor, mode: 'normal' | 'constant', a: number, seed:
 /** Fills `t` with normal(0, std) values that depend only on (seed, element index). */
 export function fillNormal(gpu: Gpu, t: Tensor, std: number, seed: number): void {
   fill(gpu, t, 'normal', std, seed);
+}
+
+/** Fills `t` with uniform(-bound, bound) values that depend only on (seed, element index). */
+export function fillUniform(gpu: Gpu, t: Tensor, bound: number, seed: number): void {
+  fill(gpu, t, 'uniform', bound, seed);
 }
 
 export function fillConstant(gpu: Gpu, t: Tensor, value: number): void {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Gpu } from '../../kernel/gpu/context.js';
 import { Tensor } from '../../kernel/gpu/tensor.js';
-import { fillConstant, fillNormal } from '../../kernel/ops/init.js';
+import { fillConstant, fillNormal, fillUniform } from '../../kernel/ops/init.js';
 import { testGpu } from './helpers/gpu.js';
 
 const tag = { layer: 'test', tensor: 'w', kind: 'weights' } as const;
@@ -42,5 +42,18 @@ test('fillConstant writes every element, odd bf16 counts included', async () => 
   const t = Tensor.alloc(gpu, [3], 'bf16', tag);
   fillConstant(gpu, t, 1);
   assert.deepEqual([...await t.read()], [1, 1, 1]);
+  t.dispose();
+});
+
+test('fillUniform: values in (-a, a) with the uniform variance a^2/3', async () => {
+  const gpu = await testGpu();
+  const t = Tensor.alloc(gpu, [200, 101], 'f32', tag);
+  fillUniform(gpu, t, 0.125, 3);
+  const v = await t.read();
+  assert.ok(v.every((x) => Math.abs(x) < 0.125));
+  const variance = v.reduce((a, b) => a + b * b, 0) / v.length;
+  assert.ok(Math.abs(variance - 0.125 ** 2 / 3) < 0.02 * 0.125 ** 2 / 3 * 3, `variance ${variance}`);
+  const quarter = v.filter((x) => x > 0.0625).length / v.length;
+  assert.ok(Math.abs(quarter - 0.25) < 0.01, `fraction above a/2: ${quarter}`);
   t.dispose();
 });
