@@ -12,6 +12,9 @@ export interface Subcommand {
 
 const COMMANDS: Record<string, () => Promise<Subcommand>> = {
   run: () => import('./cli/run.js'),
+  forward: () => import('./cli/forward.js'),
+  generate: () => import('./cli/generate.js'),
+  device: () => import('./cli/device.js'),
 };
 
 async function help(): Promise<string> {

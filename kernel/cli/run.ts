@@ -23,7 +23,7 @@ const params = {
 
 export const usage = usageLine('llmnb run', params);
 
-/** Seconds between an interrupt for a timeout and killing the kernel. */
+/** Milliseconds between an interrupt for a timeout and killing the kernel. */
 const INTERRUPT_GRACE_MS = 5000;
 
 export async function main(argv: string[]): Promise<number> {

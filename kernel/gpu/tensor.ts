@@ -34,6 +34,8 @@ export class Tensor {
     readonly dtype: TensorDType,
     readonly parts: readonly TensorPart[],
     private readonly ownership: Ownership,
+    /** For a view: the tensor that owns the storage. */
+    private readonly base: Tensor | null = null,
   ) {}
 
   /**
@@ -56,7 +58,7 @@ export class Tensor {
   get numel(): number { return numelOf(this.shape); }
   /** Bytes of the elements themselves (buffers are padded to 4 bytes). */
   get bytes(): number { return this.numel * dtypeBytes(this.dtype); }
-  get isDisposed(): boolean { return this.disposed; }
+  get isDisposed(): boolean { return this.disposed || (this.base?.isDisposed ?? false); }
 
   /** The single buffer of an unsplit tensor. Ops that cannot handle split tensors call this. */
   get buffer(): GPUBuffer {
@@ -65,19 +67,25 @@ export class Tensor {
     return this.parts[0].buf.buffer;
   }
 
-  /** Same storage seen with another shape of the same number of elements; disposing the view does nothing. */
+  /**
+   * The same storage seen with another shape of the same number of elements. The storage is shared: disposing
+   * either the view or the tensor releases it (so `op(x).reshape(s)` can be kept and disposed as one).
+   */
   reshape(shape: readonly number[]): Tensor {
     this.assertAlive();
     if (numelOf(shape) !== this.numel) throw new ShapeMismatchError(`cannot reshape ${fmtShape(this.shape)} to ${fmtShape(shape)}`);
     if (this.parts.length !== 1) throw new Error('cannot reshape a split tensor');
-    return new Tensor(this.gpu, [...shape], this.dtype, [{ ...this.parts[0], rows: shape[0] ?? 1 }], 'view');
+    return new Tensor(this.gpu, [...shape], this.dtype, [{ ...this.parts[0], rows: shape[0] ?? 1 }], 'view', this.base ?? this);
   }
 
   /** Releases the storage (back to the pool for scratch tensors). Safe to call twice. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.ownership === 'view') return;
+    if (this.ownership === 'view') {
+      this.base!.dispose();
+      return;
+    }
     for (const p of this.parts) {
       if (this.ownership === 'pooled') this.gpu.pool.release(p.buf);
       else this.gpu.destroyBuffer(p.buf);
@@ -138,7 +146,7 @@ export class Tensor {
   }
 
   private assertAlive(): void {
-    if (this.disposed) throw new Error(`use of a disposed tensor ${fmtShape(this.shape)}`);
+    if (this.isDisposed) throw new Error(`use of a disposed tensor ${fmtShape(this.shape)}`);
   }
 }
 
