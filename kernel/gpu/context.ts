@@ -179,7 +179,7 @@ export class Gpu {
   /** Submits and waits until the GPU has finished all submitted work. Yields to the event loop. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.waitFor(() => this.device.queue.onSubmittedWorkDone());
     this.checkAlive();
   }
 
@@ -191,7 +191,7 @@ export class Gpu {
     try {
       this.copy(src, offset, staging.buffer, 0, size);
       this.flush();
-      await staging.buffer.mapAsync(0x0001 /* READ */);
+      await this.waitFor(() => staging.buffer.mapAsync(0x0001 /* READ */));
       this.checkAlive();
       const out = staging.buffer.getMappedRange().slice(0, bytes);
       staging.buffer.unmap();
@@ -221,6 +221,11 @@ export class Gpu {
     this.device.destroy();
   }
 
+  /** Waits for a GPU promise; on a CPU adapter without busy-polling a core that the shader threads need. */
+  waitFor<T>(start: () => Promise<T>): Promise<T> {
+    return this.software ? withQuietPolling(start) : start();
+  }
+
   private commandEncoder(): GPUCommandEncoder {
     this.encoder ??= this.device.createCommandEncoder();
     return this.encoder;
@@ -241,4 +246,31 @@ export function grid(workgroups: number): [number, number] {
   if (workgroups <= 65535) return [Math.max(1, workgroups), 1];
   const y = Math.ceil(workgroups / 65535);
   return [Math.ceil(workgroups / y), y];
+}
+
+// dawn-node resolves GPU promises by re-arming the global setImmediate until the work is done, which keeps one CPU
+// core spinning for the whole wait. On a CPU adapter (SwiftShader) that core is taken from the shader threads: on
+// 2 cores a matmul ran ~1.5x slower. While any wait is pending, the first polls stay immediate (short waits stay
+// short) and later ones come once per millisecond.
+const IMMEDIATE_POLLS = 32;
+let quietWaits = 0;
+let originalSetImmediate: typeof setImmediate | null = null;
+
+async function withQuietPolling<T>(start: () => Promise<T>): Promise<T> {
+  if (quietWaits++ === 0) {
+    const immediate = setImmediate;
+    originalSetImmediate = immediate;
+    let polls = 0;
+    const throttled = (fn: (...args: unknown[]) => void, ...args: unknown[]) =>
+      ++polls <= IMMEDIATE_POLLS ? immediate(fn, ...args) : setTimeout(fn, 1, ...args);
+    globalThis.setImmediate = throttled as unknown as typeof setImmediate;
+  }
+  try {
+    return await start();
+  } finally {
+    if (--quietWaits === 0 && originalSetImmediate) {
+      globalThis.setImmediate = originalSetImmediate;
+      originalSetImmediate = null;
+    }
+  }
 }
