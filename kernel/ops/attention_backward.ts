@@ -13,8 +13,8 @@ import { ShapeMismatchError } from '../errors.js';
 import { requireF32 } from './elementwise.js';
 import { LINEAR_WORKGROUP } from './wgsl.js';
 import {
-  SOFTWARE_REGISTER_FLOATS, checkLanes, defaultLanes, defaultWorkgroupSize, dot, entryPoint, itemWorkgroups, laneDims,
-  laneHeader, laneKey, laneSum, lines, rowDecls, rowsOf, type LaneGroups, type Lanes, type RowBlock,
+  checkLanes, defaultLanes, defaultWorkgroupSize, dot, entryPoint, itemWorkgroups, laneDims, laneHeader, laneKey, laneSum,
+  lines, rowDecls, rowsOf, softwareBlock, type LaneGroups, type Lanes, type RowBlock,
 } from './attention_codegen.js';
 import { attentionShape } from './attention_shape.js';
 
@@ -23,13 +23,15 @@ export interface BackwardPlan extends RowBlock {
   keysPerItem: number;
 }
 
-const MAX_BLOCK = 16;
+/** Head-vector floats per lane for the rows (dq pass) or keys (dk/dv pass) of a lane group on SwiftShader; each
+ *  row carries three such slices (q, dO, dq) and each key four (k, v, dk, dv), so this is half the forward's. */
+const SOFTWARE_BLOCK_FLOATS = 128;
 
 /** The plan `attentionBackward` uses on this device. */
 export function planAttentionBackward(gpu: Gpu, Dh: number, group: number, T: number): BackwardPlan {
   const lanes: Lanes = gpu.software ? defaultLanes(gpu, Dh) : 1;
   // Rows (dq pass) or keys (dk/dv pass) per lane group: as many as the register budget allows on SwiftShader.
-  const fit = gpu.software ? Math.max(1, Math.min(MAX_BLOCK, Math.floor(SOFTWARE_REGISTER_FLOATS / (Dh / lanes)))) : 1;
+  const fit = gpu.software ? softwareBlock(Dh, lanes, SOFTWARE_BLOCK_FLOATS) : 1;
   const headsPerItem = Math.min(group, fit);
   return {
     lanes, workgroupSize: defaultWorkgroupSize(gpu), headsPerItem,

@@ -32,10 +32,13 @@ export function defaultWorkgroupSize(gpu: Gpu): number {
 }
 
 /**
- * Values (per row or key) x floats each lane keeps in registers per row or key. Code size grows with it, and so
- * does SwiftShader's compile time (about 3 s at 128, 10 s at 256 on this machine's CPU).
+ * Rows (or keys) a lane group owns on SwiftShader: as many as fit `floats` values of one head-vector slice each
+ * (at most 16). Every loaded key then serves that many rows, but the unrolled code grows with rows x (Dh / lanes),
+ * and SwiftShader's compile time with it (about 3 s at 128 floats and 6-10 s at 256 on this machine's CPU).
  */
-export const SOFTWARE_REGISTER_FLOATS = 128;
+export function softwareBlock(headDim: number, lanes: Lanes, floats: number): number {
+  return Math.max(1, Math.min(16, Math.floor(floats / (headDim / lanes))));
+}
 
 /** 4 when the device has subgroups of exactly 4 lanes (SwiftShader) and Dh splits evenly over them; else 1. */
 export function defaultLanes(gpu: Gpu, headDim: number): Lanes {

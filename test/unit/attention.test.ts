@@ -63,7 +63,7 @@ test('attention: every forward variant (lanes, row blocks, key blocks, key split
   const x = inputs(s, 7);
   const laneChoices = defaultLanes(gpu, s.Dh) === 4 ? [1, 4] as const : [1] as const;
   for (const lanes of laneChoices) {
-    for (const [headsPerItem, tokensPerItem, keyBlock, splits] of [[1, 1, 1, 1], [2, 3, 2, 1], [2, 5, 3, 4], [1, 4, 2, 45]]) {
+    for (const [headsPerItem, tokensPerItem, keyBlock, splits] of [[1, 1, 1, 1], [2, 5, 3, 4], [1, 4, 2, 45]]) {
       const plan = splitKeys({ lanes, workgroupSize: 4 * lanes, headsPerItem, tokensPerItem, keyBlock }, s.T, splits);
       await checkForward(gpu, s, x, plan, `plan ${JSON.stringify(plan)}`);
     }
@@ -146,7 +146,7 @@ async function checkBackward(gpu: Gpu, s: RefShape, seed: number, plan: Backward
   for (const t of [q, k, v, dO, out, lse!, g.dq, g.dk, g.dv]) t.dispose();
 }
 
-for (const [B, T, H, KV, Dh] of [[1, 1, 4, 1, 8], [2, 45, 6, 3, 16], [1, 150, 4, 2, 8], [2, 7, 4, 4, 10]]) {
+for (const [B, T, H, KV, Dh] of [[1, 1, 4, 1, 8], [2, 45, 6, 3, 16], [1, 150, 4, 2, 8]]) {
   test(`attentionBackward B=${B} T=${T} H=${H} KV=${KV} Dh=${Dh} (device plan) matches float64`, async () => {
     const gpu = await testGpu();
     await checkBackward(gpu, { B, T, H, KV, S: T, Dh }, B * 100 + T, null, 'backward');
