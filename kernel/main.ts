@@ -43,7 +43,7 @@ async function drain(): Promise<void> {
         stream: (name, text) => send({ type: 'stream', execId, name, text }),
       };
       const result = await session.execute(req.source, sink);
-      send({ type: 'done', execId, success: result.success, durationMs: result.durationMs, ...(result.error ? { error: result.error } : {}) });
+      send({ type: 'done', execId, success: result.success, durationMs: Math.round(result.durationMs), ...(result.error ? { error: result.error } : {}) });
       if (!result.success) abortQueued(`not run: cell ${result.order} failed`);
     }
   } finally {

@@ -64,7 +64,7 @@ export function rewriteCell(source: string, label: string): RewrittenCell {
     }
   }
   const last = program.body[program.body.length - 1] as Statement | undefined;
-  if (last?.type === 'ExpressionStatement' && !('directive' in last && last.directive)) {
+  if (last?.type === 'ExpressionStatement') {
     edits.push({ at: last.expression.start, text: 'return { value: (' }, { at: last.expression.end, text: ') }' });
   }
   // Function declarations stay where they are (hoisted within the cell); the prologue publishes them.
