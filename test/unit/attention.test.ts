@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attention, planAttention, runAttention, splitKeys, type ForwardPlan } from '../../kernel/ops/attention.js';
-import { attentionBackward, planAttentionBackward, runAttentionBackward, type BackwardPlan } from '../../kernel/ops/attention_backward.js';
+import { attentionBackward, runAttentionBackward, type BackwardPlan } from '../../kernel/ops/attention_backward.js';
 import { writeKvCache } from '../../kernel/ops/kv_cache.js';
 import { defaultLanes } from '../../kernel/ops/attention_codegen.js';
 import type { Gpu } from '../../kernel/gpu/context.js';
@@ -64,7 +64,8 @@ test('attention: every forward variant (lanes, row blocks, key blocks, key split
   const laneChoices = defaultLanes(gpu, s.Dh) === 4 ? [1, 4] as const : [1] as const;
   for (const lanes of laneChoices) {
     for (const [headsPerItem, tokensPerItem, keyBlock, splits] of [[1, 1, 1, 1], [2, 5, 3, 4], [1, 4, 2, 45]]) {
-      const plan = splitKeys({ lanes, workgroupSize: 4 * lanes, headsPerItem, tokensPerItem, keyBlock }, s.T, splits);
+      // Workgroup sizes of the two device defaults: 64 (real GPUs, 1 lane) and 16 (SwiftShader, 4 lanes).
+      const plan = splitKeys({ lanes, workgroupSize: lanes === 1 ? 64 : 16, headsPerItem, tokensPerItem, keyBlock }, s.T, splits);
       await checkForward(gpu, s, x, plan, `plan ${JSON.stringify(plan)}`);
     }
   }
@@ -115,19 +116,23 @@ test('attention decode over a partly filled KV cache equals the last rows of a f
   for (const t of [cacheK, cacheV, prefillQ, prefillK, prefillV, prefill]) t.dispose();
 });
 
-test('attention in bf16 compute rounds the output to bf16', async () => {
+test('attention in bf16 compute rounds the output to bf16, with and without key splits', async () => {
   const gpu = await testGpu();
   const s = { B: 1, T: 9, H: 4, KV: 2, S: 9, Dh: 8 };
   const x = inputs(s, 21);
   const [q, k, v] = [tensor(gpu, [1, 9, 4, 8], x.q), tensor(gpu, [1, 9, 2, 8], x.k), tensor(gpu, [1, 9, 2, 8], x.v)];
-  const { out, lse } = attention(gpu, q, k, v, { posOffset: 0, kvLen: 9, compute: 'bf16' });
-  assert.equal(lse, null);
-  const got = await out.read();
-  assert.ok(got.every((g) => roundBf16(g) === g), 'outputs are bf16 values');
-  // One bf16 rounding of the f32 result: within half a bf16 ulp (2^-9 relative) of the exact value.
+  const opts = { posOffset: 0, kvLen: 9, compute: 'bf16' as const };
   const ref = refAttention(x.q, x.k, x.v, s, 0, 9).o;
-  got.forEach((g, i) => assert.ok(Math.abs(g - ref[i]) <= Math.abs(ref[i]) * 2 ** -8 + 1e-6, `element ${i}: ${g} vs ${ref[i]}`));
-  for (const t of [q, k, v, out]) t.dispose();
+  for (const plan of [planAttention(gpu, s, opts), splitKeys(planAttention(gpu, s, opts), 9, 3)]) {
+    const { out, lse } = runAttention(gpu, q, k, v, opts, plan);
+    assert.equal(lse, null);
+    const got = await out.read();
+    assert.ok(got.every((g) => roundBf16(g) === g), 'outputs are bf16 values');
+    // One bf16 rounding of the f32 result: within half a bf16 ulp (2^-9 relative) of the exact value.
+    got.forEach((g, i) => assert.ok(Math.abs(g - ref[i]) <= Math.abs(ref[i]) * 2 ** -8 + 1e-6, `${plan.splits} split(s), element ${i}: ${g} vs ${ref[i]}`));
+    out.dispose();
+  }
+  for (const t of [q, k, v]) t.dispose();
 });
 
 async function checkBackward(gpu: Gpu, s: RefShape, seed: number, plan: BackwardPlan | null, what: string): Promise<void> {
@@ -159,7 +164,7 @@ test('attentionBackward: every variant (lanes, row and key blocks) matches float
   const laneChoices = defaultLanes(gpu, s.Dh) === 4 ? [1, 4] as const : [1] as const;
   for (const lanes of laneChoices) {
     for (const [headsPerItem, tokensPerItem, keysPerItem] of [[1, 1, 1], [2, 3, 5]]) {
-      const plan = { ...planAttentionBackward(gpu, s.Dh, 2, s.T), lanes, workgroupSize: 8, headsPerItem, tokensPerItem, keysPerItem };
+      const plan = { lanes, workgroupSize: lanes === 1 ? 64 : 16, headsPerItem, tokensPerItem, keysPerItem };
       await checkBackward(gpu, s, 5, plan, `plan ${JSON.stringify(plan)}`);
     }
   }
