@@ -1,9 +1,10 @@
 // Shared pieces of the attention kernels (forward, combine, backward): how a head vector is spread over the
 // lanes of a subgroup, the unrolled WGSL those kernels are made of, and the row blocks an invocation owns.
 //
-// Cost model (SwiftShader, see shared/setup/webgpu-cpu.md): every load with a runtime index is a per-lane gather,
-// arithmetic is cheap. So each (group of lanes) keeps a block of query rows in registers and reuses every key and
-// value it loads for all of them. With `lanes = 4` (a 4-wide subgroup) each lane holds Dh/4 of the dimensions
+// Cost model (SwiftShader, see shared/setup/webgpu-cpu.md): every load with a runtime index is a per-lane gather
+// (measured here: 6-15 ns of CPU per lane and load, against ~0.3 ns per 4-lane fma), and vec4 or atomic loads are no
+// cheaper. So each group of lanes keeps a block of query rows in registers and reuses every key and value it loads
+// for all of them. With `lanes = 4` (a 4-wide subgroup) each lane holds Dh/4 of the dimensions
 // (lane l owns d = l, l+4, ...) and dot products finish with subgroupAdd; with `lanes = 1` one invocation owns whole
 // rows and no subgroup operation is used (devices without subgroups, or with another subgroup size).
 import type { Gpu } from '../gpu/context.js';

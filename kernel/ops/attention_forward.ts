@@ -20,7 +20,7 @@ export interface ForwardBlock extends RowBlock {
 }
 
 /** Uniforms of the forward kernel, in WGSL order. */
-export const FORWARD_PARAMS = 'T: u32, H: u32, KV: u32, S: u32, kv_len: u32, pos_offset: u32, group: u32, '
+const FORWARD_PARAMS = 'T: u32, H: u32, KV: u32, S: u32, kv_len: u32, pos_offset: u32, group: u32, '
   + 'head_blocks: u32, token_blocks: u32, splits: u32, chunk: u32, items: u32, scale: f32';
 
 /**
@@ -118,7 +118,7 @@ ${mode === 'final' ? finalWrites() : partialWrites()}
 }
 
 /** Uniforms of the combine kernel, in WGSL order. */
-export const COMBINE_PARAMS = 'T: u32, H: u32, rows: u32, splits: u32';
+const COMBINE_PARAMS = 'T: u32, H: u32, rows: u32, splits: u32';
 
 /**
  * One invocation per output element (row, d) of o [B, T, H, Dh] from acc [B, H, T, splits, Dh] and
