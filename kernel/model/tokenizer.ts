@@ -43,7 +43,8 @@ export class LlamaTokenizer {
     const added = json.added_tokens ?? [];
     const bos = added.find((t) => t.content === '<|begin_of_text|>' || t.content === '<s>')?.id ?? null;
     const ids = [...Object.values(json.model?.vocab ?? {}), ...added.map((t) => t.id)];
-    const t = new LlamaTokenizer(tok, file, bos, ids.length ? Math.max(...ids) + 1 : 0);
+    // A loop, not Math.max(...ids): 128k spread arguments overflow the call stack.
+    const t = new LlamaTokenizer(tok, file, bos, ids.reduce((m, id) => Math.max(m, id + 1), 0));
     cache.set(file, t);
     return t;
   }
