@@ -193,11 +193,14 @@ export class KernelClient {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (this.child === child) this.child = null;
-        this.readyInfo = null;
         const exit: KernelExit = { code, signal, expected: this.stopping, stderrTail: this.stderrTail };
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        const err = new KernelExitedError(`the kernel process ${how}${exit.expected ? '' : ' unexpectedly'}`,
-          'Restart the kernel (its variables and loaded model are gone) and run the cells again.');
+        const err = this.readyInfo || exit.expected
+          ? new KernelExitedError(`the kernel process ${how}${exit.expected ? '' : ' unexpectedly'}`,
+            'Restart the kernel (its variables and loaded model are gone) and run the cells again.')
+          : new KernelExitedError(`the kernel process ${how} before it was ready: ${lastLine(this.stderrTail)}`,
+            'See the kernel log (VS Code: Output > llmnb; llmnb run: LLMNB_DEBUG=1) for the whole message.');
+        this.readyInfo = null;
         reject(err); // no-op once ready
         this.failPending(err);
         for (const l of this.listeners.exit) l(exit);
@@ -266,4 +269,8 @@ export class KernelClient {
     set.add(l);
     return () => set.delete(l);
   }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').filter((l) => l.trim()).at(-1) ?? '(no output)';
 }

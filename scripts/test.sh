@@ -8,3 +8,6 @@ echo "[test] type-check"
 npm run --silent typecheck
 echo "[test] unit tests"
 node scripts/run-unit-tests.mjs
+echo "[test] integration tests (a real VS Code extension host: VS Code server + headless Chromium)"
+bash scripts/setup-vscode-server.sh
+node scripts/run-vscode-tests.mjs

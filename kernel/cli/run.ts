@@ -92,9 +92,10 @@ async function runCell(client: KernelClient, cell: CodeCell, index: number, time
         else printOutput(output, progress);
       },
     });
-    success = done.success;
     durationMs = done.durationMs;
-    if (timedOut && !success) replaceLastError(acc, timeoutError(index, timeoutS));
+    // A cell past its limit fails even if it ignored the interrupt and finished.
+    success = done.success && !timedOut;
+    if (timedOut) replaceLastError(acc, timeoutError(index, timeoutS));
   } catch (e) {
     // The kernel process died (or was killed after a timeout): the cell gets the reason as its error output.
     success = false;
@@ -116,6 +117,7 @@ function timeoutError(index: number, timeoutS: number | undefined): ErrorInfo {
   return { name: 'TimeoutError', message: `cell ${index} ran longer than --timeout ${timeoutS} s and was stopped`, hint: 'Raise --timeout, or make the cell do less.' };
 }
 
+/** Replaces the kernel's CancelledError output, if any, by `info`. */
 function replaceLastError(acc: OutputAccumulator, info: ErrorInfo): void {
   const last = acc.outputs[acc.outputs.length - 1];
   if (last?.items.some((i) => i.mime === ERROR_MIME)) acc.outputs.pop();
@@ -157,7 +159,8 @@ function writeAtomically(file: string, bytes: Uint8Array): void {
 /** The kernel entry next to this module: out/kernel/main.mjs when bundled, kernel/main.ts (through tsx) in tests. */
 function kernelEntry(): { kernelPath: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
+  // tsx by URL: the kernel runs in the notebook's folder, where `--import tsx` would not resolve.
   return here.endsWith('.ts')
-    ? { kernelPath: path.join(path.dirname(here), '..', 'main.ts'), execArgv: ['--import', 'tsx'] }
+    ? { kernelPath: path.join(path.dirname(here), '..', 'main.ts'), execArgv: ['--import', import.meta.resolve('tsx')] }
     : { kernelPath: path.join(path.dirname(here), 'main.mjs'), execArgv: [] };
 }

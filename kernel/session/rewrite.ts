@@ -7,7 +7,7 @@
 //   `await __llmnb_magic("name args")`, so magics run in order with the JavaScript around them (also inside
 //   blocks and functions that a later cell calls). A `%` line inside a multi-line string is a magic too.
 // Edits keep every line on its line, so stack frames and syntax errors point at the user's line numbers.
-import { parse, type Program, type Statement, type VariableDeclaration } from 'acorn';
+import { parse, type Program, type VariableDeclaration } from 'acorn';
 import { LlmnbError } from '../errors.js';
 
 /** The name cell scripts call magics through; the session defines it in the context. */
@@ -63,9 +63,12 @@ export function rewriteCell(source: string, label: string): RewrittenCell {
       edits.push({ at: stmt.start, text: `${stmt.id.name} = ` }, { at: stmt.end, text: ';' });
     }
   }
-  const last = program.body[program.body.length - 1] as Statement | undefined;
+  // The value is the last expression statement's, as in the REPL: function declarations after it have none.
+  const last = [...program.body].reverse().find((st) => st.type !== 'FunctionDeclaration' && st.type !== 'EmptyStatement');
   if (last?.type === 'ExpressionStatement') {
-    edits.push({ at: last.expression.start, text: 'return { value: (' }, { at: last.expression.end, text: ') }' });
+    // Statement bounds, not the expression's: `({ a: 1 })` keeps its parentheses.
+    const end = js[last.end - 1] === ';' ? last.end - 1 : last.end;
+    edits.push({ at: last.start, text: 'return { value: (' }, { at: end, text: ') }' });
   }
   // Function declarations stay where they are (hoisted within the cell); the prologue publishes them.
   const prologue = exported.map((n) => `globalThis[${JSON.stringify(n)}] = ${n};`).join(' ');
