@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradNorms, partialCount } from '../../kernel/train/grad_norm.js';
+import { AdamWState, adamwStep } from '../../kernel/train/adamw.js';
 import { Gpu } from '../../kernel/gpu/context.js';
 import { Tensor } from '../../kernel/gpu/tensor.js';
 import { testGpu } from './helpers/gpu.js';
@@ -61,6 +62,31 @@ test('gradNorms sums every part of split gradients', async () => {
   } finally {
     small.destroy();
   }
+});
+
+test('clipping: adamwStep with the GPU clip scale equals a step on gradients scaled on the host', async () => {
+  const gpu = await testGpu();
+  const cfg = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
+  const shapes = [[4, 6], [5]];
+  const gv = shapes.map((s, k) => randomArray(s[0] * (s[1] ?? 1), 40 + k, 2));
+  const pv = shapes.map((s, k) => randomArray(s[0] * (s[1] ?? 1), 50 + k, 1));
+  const grads = shapes.map((s, k) => upload(gpu, s, gv[k]));
+  const norms = gradNorms(gpu, grads, { maxNorm: 0.5 });
+  const { clipScale } = await norms.read();
+  assert.ok(clipScale < 0.2, `the gradients are clipped (scale ${clipScale})`);
+  const clipped = shapes.map((s, k) => upload(gpu, s, pv[k]));
+  const byHost = shapes.map((s, k) => upload(gpu, s, pv[k]));
+  const hostGrads = shapes.map((s, k) => upload(gpu, s, gv[k].map((x) => Math.fround(x * clipScale))));
+  for (let k = 0; k < shapes.length; k++) {
+    const a = AdamWState.create(gpu, { tensor: clipped[k], name: `a${k}`, layer: 'head' });
+    const b = AdamWState.create(gpu, { tensor: byHost[k], name: `b${k}`, layer: 'head' });
+    adamwStep(gpu, a, clipped[k], grads[k], 1, cfg, norms.clipScale);
+    adamwStep(gpu, b, byHost[k], hostGrads[k], 1, cfg);
+    assert.deepEqual(await clipped[k].read(), await byHost[k].read(), `tensor ${k}`);
+    a.dispose(); b.dispose();
+  }
+  norms.dispose();
+  for (const t of [...grads, ...clipped, ...byHost, ...hostGrads]) t.dispose();
 });
 
 test('partialCount balances the two levels', () => {
