@@ -141,7 +141,6 @@ function segments(tensors: Tensor[]): Segment[] {
   const out: Segment[] = [];
   for (let i = 0; i + 1 < sorted.length; i++) {
     const [r0, r1] = [sorted[i], sorted[i + 1]];
-    if (r1 === r0) continue;
     out.push({
       n: (r1 - r0) * rowElems,
       at: tensors.map((t) => {
