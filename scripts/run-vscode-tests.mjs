@@ -9,6 +9,9 @@
 // window.codeAutomationExit(code).
 // --desktop: the same suite in desktop VS Code through @vscode/test-electron. It needs a VS Code it can download
 // (network) or one named by VSCODE_DESKTOP_PATH, and fails with a clear message otherwise.
+// --ui: person-like flows instead of the Mocha suite: each test/integration/ui/*.ui.mjs default-exports
+// `async ({ page, log, screenshot }) => {...}` that drives the workbench with Playwright (click, type, read the
+// output webviews) and saves screenshots into test/artifacts/ui/. A flow fails by throwing.
 //
 // Exit code: 0 all tests passed, 1 a test failed, 2 the tests could not run (setup missing, server or browser
 // failure, timeout). The last line printed is "N passed, N failed".
@@ -21,13 +24,15 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const testsEntry = path.join(root, 'out', 'test', 'integration', 'index.cjs');
 const workspaceFixture = path.join(root, 'test', 'integration', 'workspace');
 const work = path.join(root, '.vscode-test', 'run');
 const artifacts = path.join(root, 'test', 'artifacts', 'integration');
+const uiFlows = path.join(root, 'test', 'integration', 'ui');
+const uiMode = process.argv.includes('--ui');
 const timeoutMs = Number(process.env.TEST_TIMEOUT_MS ?? 600_000);
 const t0 = Date.now();
 const log = (...a) => console.log(`[vscode-tests +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
@@ -180,16 +185,41 @@ async function runServer() {
     await page.exposeFunction('codeAutomationExit', (code) => finish(code === 0 ? 0 : 1, `the suite finished (code ${code})`));
 
     const authority = `127.0.0.1:${port}`;
-    const payload = [
-      ['extensionDevelopmentPath', `vscode-remote://${authority}${root}`],
-      ['extensionTestsPath', `vscode-remote://${authority}${testsEntry}`],
-      ['skipWelcome', 'true'],
-    ];
+    const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${root}`], ['skipWelcome', 'true']];
+    if (!uiMode) payload.push(['extensionTestsPath', `vscode-remote://${authority}${testsEntry}`]);
     log('opening the workbench');
     await page.goto(`http://${authority}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+    if (uiMode) {
+      const { passed, failed } = await runUiFlows(page);
+      summary = `${passed} passed, ${failed} failed`;
+      await finish(failed ? 1 : 0, 'the UI flows finished');
+    }
   } catch (e) {
     await finish(2, `runner error: ${e.message}`);
   }
+}
+
+/** Runs each test/integration/ui/*.ui.mjs flow in name order against the open workbench. */
+async function runUiFlows(page) {
+  const shots = path.join(root, 'test', 'artifacts', 'ui');
+  fs.mkdirSync(shots, { recursive: true });
+  const screenshot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`) });
+  let passed = 0;
+  let failed = 0;
+  for (const file of fs.readdirSync(uiFlows).filter((f) => f.endsWith('.ui.mjs')).sort()) {
+    const flow = (await import(pathToFileURL(path.join(uiFlows, file)).href)).default;
+    try {
+      await flow({ page, log, screenshot });
+      passed++;
+      log(`passed: ${file}`);
+    } catch (e) {
+      failed++;
+      log(`FAILED: ${file}: ${e.message.split('\n')[0]}`);
+      await screenshot(`${path.basename(file, '.ui.mjs')}-failure`).catch(() => {});
+    }
+  }
+  log(`screenshots in ${path.relative(root, shots)}`);
+  return { passed, failed };
 }
 
 /** console.log's printf-style arguments as one line: %s %d %i %f %o %O take the next argument, %c (CSS) drops it. */
