@@ -86,7 +86,8 @@ export class KernelClient {
 
   /** Stops the running cell at its next step boundary and drops the queued ones. */
   interrupt(): void {
-    if (!this.child) return;
+    // Before `ready` the kernel has no SIGINT handler yet, and the signal would end it.
+    if (!this.child || !this.readyInfo) return;
     this.post({ type: 'interrupt' });
     // SIGINT also stops a cell stuck in a synchronous loop (it cannot read IPC). Windows has no such signal.
     if (process.platform !== 'win32') this.child.kill('SIGINT');

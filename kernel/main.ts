@@ -1,7 +1,8 @@
 // The kernel process: started by kernel/client.ts with an IPC channel (child_process.fork), one per notebook.
 // It opens the device, says `ready`, then runs `execute` requests one at a time in arrival order. A failed or
 // interrupted cell aborts the cells queued behind it. Errors in cells become cell errors; anything that escapes
-// (a rejected promise a cell left behind) is logged, never fatal. The process exits when the host goes away.
+// (a rejected promise a cell left behind) goes to the running cell's stderr or the log, never fatal. The process
+// exits when the host goes away.
 import { Gpu } from './gpu/context.js';
 import { errorInfo } from './output/error.js';
 import { memorySnapshotMessage } from './output/memory.js';
@@ -116,8 +117,15 @@ process.on('message', (m) => handle(m as HostMessage));
 // An interrupt also arrives as SIGINT (it stops synchronous loops, see Session.execute); also Ctrl+C in a terminal.
 process.on('SIGINT', interrupt);
 process.on('disconnect', () => shutdown(0));
-process.on('uncaughtException', (e) => log('error', `uncaught: ${errorInfo(e).name}: ${errorInfo(e).message}`));
-process.on('unhandledRejection', (e) => log('error', `unhandled rejection: ${errorInfo(e).name}: ${errorInfo(e).message}`));
+// A cell's forgotten promise or timer that throws: shown in the running cell's stderr (or logged), never fatal.
+function stray(kind: string, e: unknown): void {
+  const { name, message } = errorInfo(e);
+  const text = `${kind}: ${name}: ${message}`;
+  if (session.running) session.writer().stream('stderr', `${text}\n`);
+  else log('error', text);
+}
+process.on('uncaughtException', (e) => stray('uncaught exception', e));
+process.on('unhandledRejection', (e) => stray('unhandled promise rejection', e));
 
 session.gpu().then(
   (gpu) => send({ type: 'ready', protocol: PROTOCOL_VERSION, pid: process.pid, node: process.version, device: gpu.describe(), deviceError: null }),

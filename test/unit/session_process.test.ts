@@ -53,6 +53,14 @@ test('cells queue in order; a failure aborts the cells queued behind it', async 
   assert.equal(results[2].text, '');
 });
 
+test('an error thrown later by a timer or a forgotten promise lands in the running cell, and the kernel lives on', async () => {
+  const r = await run("setTimeout(() => { throw new TypeError('late') }, 5)\nPromise.reject(new Error('ignored'))\nawait new Promise((r) => setTimeout(r, 100))");
+  assert.equal(r.done.success, true);
+  assert.match(r.text, /uncaught exception: TypeError: late\n/);
+  assert.match(r.text, /unhandled promise rejection: Error: ignored\n/);
+  assert.equal((await run('2 + 2')).text, '4');
+});
+
 test('interrupt stops a step loop and a synchronous loop; the kernel keeps its state', async () => {
   await run('globalThis.kept = 7');
   setTimeout(() => client.interrupt(), 300);
