@@ -115,7 +115,7 @@ async function runServer() {
     'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'telemetry.telemetryLevel': 'off',
     'update.mode': 'none', 'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false,
     'workbench.enableExperiments': false, 'workbench.tips.enabled': false, 'chat.disableAIFeatures': true,
-    'git.openRepositoryInParentFolders': 'never',
+    'git.openRepositoryInParentFolders': 'never', 'files.autoSave': 'off',
   }, null, 1));
 
   const port = await freePort();
