@@ -17,9 +17,10 @@ export interface InterruptRequest { type: 'interrupt' }
 export interface InspectRequest { type: 'inspect'; id: string; expression: string }
 /** Asks for one memory snapshot (answered with a `memory` message carrying the same id). */
 export interface MemoryRequest { type: 'memory'; id: string }
-/** Starts (intervalMs > 0) or stops (null) `memory` messages pushed while the allocator changes, throttled. */
+/** Starts (intervalMs > 0) or stops (null) `memory` messages pushed while the allocator changes, throttled.
+ *  Send it after `ready`: a kernel without a device has nothing to watch. */
 export interface WatchMemoryRequest { type: 'watch-memory'; intervalMs: number | null }
-/** Finishes the running cell's current step, releases the device and exits. */
+/** Releases the device and exits at once (a running cell is abandoned). */
 export interface ShutdownRequest { type: 'shutdown' }
 
 export type HostMessage = ExecuteRequest | InterruptRequest | InspectRequest | MemoryRequest | WatchMemoryRequest | ShutdownRequest;

@@ -8,7 +8,7 @@ import { defineMagic } from '../../kernel/magics/types.js';
 import help from '../../kernel/magics/help.js';
 import { outputText, type CellOutput } from '../../kernel/notebook/format.js';
 import { ERROR_MIME } from '../../kernel/output/error.js';
-import { Session, type CellResult } from '../../kernel/session.js';
+import { Session, type CellResult, type SessionBindings } from '../../kernel/session.js';
 import type { StreamName } from '../../kernel/protocol.js';
 
 /** Everything a cell sent, in order: outputs (with their key) and stream chunks. */
@@ -139,7 +139,8 @@ test('interrupt stops a loop at its next step boundary and keeps the state', asy
 test('bindings: magics set model/tokenizer for the cells', async () => {
   const s = newSession();
   assert.equal((await run(s, 'model')).events.length, 0);
-  s.bind('model', { name: 'tiny' });
+  // A stand-in object: binding only stores what the magic passes.
+  s.bind('model', { name: 'tiny' } as unknown as SessionBindings['model']);
   assert.equal((await run(s, 'model.name')).text, "'tiny'\n");
   await run(s, 'model = 5');
   assert.equal(s.bound('model'), 5, 'a cell may rebind it');
