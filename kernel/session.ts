@@ -11,6 +11,8 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { CancelledError, UsageError } from './errors.js';
 import type { Gpu } from './gpu/context.js';
+import type { LlamaModel } from './model/llama.js';
+import type { LlamaTokenizer } from './model/tokenizer.js';
 import { parseArgs, tokenize } from './magics/parse.js';
 import { MAGICS } from './magics/registry.js';
 import type { Magic } from './magics/types.js';
@@ -29,8 +31,8 @@ import { isCellMagic, MAGIC_CALL, rewriteCell } from './session/rewrite.js';
  * owners narrow these types here when their modules land.
  */
 export interface SessionBindings {
-  model: unknown;
-  tokenizer: unknown;
+  model: LlamaModel | undefined;
+  tokenizer: LlamaTokenizer | undefined;
 }
 
 export interface SessionOptions {

@@ -4,7 +4,7 @@
 //
 // Tokens: split on whitespace. 'single quotes' keep their text as is; "double quotes" understand \" \\ \n \t.
 // Outside quotes a backslash is an ordinary character (Windows paths work). `--` ends the flags.
-// Flags: `--name value` or `--name=value`; a bool flag takes no value (`--empty`), or `--empty=false`.
+// Flags: `--name value` or `--name=value`; a bool flag takes no value (`--empty`), or `--empty=false`, or `--no-empty`.
 import os from 'node:os';
 import path from 'node:path';
 import { parseBytes } from '../gpu/format.js';
@@ -118,7 +118,7 @@ export function usageLine(command: string, spec: ParamsSpec): string {
   const parts = [command];
   for (const [key, p] of Object.entries(spec)) {
     const shown = p.positional ? positionalName(key) + (p.type === 'list' ? '...' : '')
-      : p.type === 'bool' ? flagName(key) : `${flagName(key)} ${valueHint(p)}`;
+      : p.type === 'bool' ? (p.default === true ? `${flagName(key)}|--no-${flagName(key).slice(2)}` : flagName(key)) : `${flagName(key)} ${valueHint(p)}`;
     parts.push(p.required ? shown : `[${shown}]`);
   }
   return parts.join(' ');
@@ -149,7 +149,9 @@ export function parseArgs<S extends ParamsSpec>(spec: S, tokens: readonly Token[
     if (tok.text === '--') { flagsDone = true; continue; }
     const eq = tok.text.indexOf('=');
     const name = eq < 0 ? tok.text : tok.text.slice(0, eq);
-    const found = byFlag.get(name);
+    // `--no-NAME` turns off a bool flag (useful when it defaults to true, e.g. --bias).
+    const negated = name.startsWith('--no-') && !byFlag.has(name) && byFlag.get(`--${name.slice(5)}`)?.[1].type === 'bool';
+    const found = byFlag.get(negated ? `--${name.slice(5)}` : name);
     if (!found) {
       const valid = [...byFlag.keys()];
       const near = closest(name, valid);
@@ -160,7 +162,10 @@ export function parseArgs<S extends ParamsSpec>(spec: S, tokens: readonly Token[
     if (seen.has(key)) throw new UsageError(`${command}: ${name} given twice`, usage);
     seen.add(key);
     let raw: string;
-    if (eq >= 0) raw = tok.text.slice(eq + 1);
+    if (negated) {
+      if (eq >= 0) throw new UsageError(`${command}: ${name} takes no value`, usage);
+      raw = 'false';
+    } else if (eq >= 0) raw = tok.text.slice(eq + 1);
     else if (p.type === 'bool') raw = 'true';
     else {
       if (i + 1 >= tokens.length) throw new UsageError(`${command}: ${name} needs a value (${describeType(p)})`, usage);

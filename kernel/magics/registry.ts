@@ -17,11 +17,29 @@
 // 5. `form: 'cell'` makes it a cell magic (`%%name` first line; `ctx.body` is the rest of the cell).
 // 6. Test it in test/unit/ through a Session (test/unit/session.test.ts shows how), and in the VS Code suite
 //    (test/integration/) when it has UI-visible output.
+import classify from './classify.js';
 import device from './device.js';
+import estimate from './estimate.js';
+import generate from './generate.js';
 import help from './help.js';
+import loadInplace from './load_inplace.js';
+import loadModel from './load_model.js';
+import memory from './memory.js';
+import replaceHead from './replace_head.js';
+import save from './save.js';
+import tensors from './tensors.js';
 import type { Magic } from './types.js';
 
 export const MAGICS: readonly Magic[] = [
   help,
   device,
+  loadModel,
+  tensors,
+  memory,
+  estimate,
+  generate,
+  replaceHead,
+  classify,
+  loadInplace,
+  save,
 ];

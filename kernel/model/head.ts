@@ -9,6 +9,7 @@ import { canonicalName } from '../io/names.js';
 import { fillUniform } from '../ops/init.js';
 import type { LlamaModel } from './llama.js';
 import { loadFromCheckpoint } from './load_weights.js';
+import type { Parameter } from './parameter.js';
 import { classifierParamSpecs } from './param_specs.js';
 
 export interface ReplaceHeadOptions {
@@ -47,18 +48,7 @@ export async function replaceHead(model: LlamaModel, o: ReplaceHeadOptions): Pro
   const bias = o.bias ?? true;
   const initFile = o.init ? await openHeadInit(o.init) : null;
   try {
-    const old = model.headWeights().weight;
-    const tiedOld = old === model.embed_tokens.weight;
-    const removed = `${old.name} ${JSON.stringify(old.shape)} ${old.dtype}${tiedOld ? ' (tied to the embedding, which stays)' : ''}`;
-    const freedBefore = model.gpu.allocator.liveBytes;
-    for (const name of ['lm_head.weight', 'out_head.weight', 'out_head.bias']) if (!(tiedOld && name === 'lm_head.weight')) model.removeParameter(name);
-    model.lm_head = null;
-    const [weightSpec, biasSpec] = classifierParamSpecs(model.config, o.classes, bias);
-    const weight = model.addParameter(weightSpec);
-    const biasParam = biasSpec ? model.addParameter(biasSpec) : undefined;
-    model.out_head = biasParam ? { weight, bias: biasParam } : { weight };
-    model.head = { kind: 'classifier', classes: o.classes, labels, bias };
-    const freedBytes = freedBefore - model.gpu.allocator.liveBytes;
+    const { removed, freedBytes, weight, bias: biasParam } = installClassifierHead(model, o.classes, labels, bias);
     const report: ReplaceHeadReport = { removed, freedBytes, headBytes: weight.allocatedBytes + (biasParam?.allocatedBytes ?? 0) };
     if (initFile) {
       const loaded = await loadFromCheckpoint(model, initFile, { partial: true, dtypeCast: true });
@@ -75,6 +65,26 @@ export async function replaceHead(model: LlamaModel, o: ReplaceHeadOptions): Pro
   } finally {
     initFile?.close();
   }
+}
+
+/**
+ * Swaps the head for a classifier whose tensors are not allocated yet (load or initialize them next): the old
+ * head's tensors are removed and their memory freed.
+ */
+export function installClassifierHead(model: LlamaModel, classes: number, labels: string[], bias: boolean):
+  { removed: string; freedBytes: number; weight: Parameter; bias?: Parameter } {
+  const old = model.headWeights().weight;
+  const tiedOld = old === model.embed_tokens.weight;
+  const removed = `${old.name} ${JSON.stringify(old.shape)} ${old.dtype}${tiedOld ? ' (tied to the embedding, which stays)' : ''}`;
+  const freedBefore = model.gpu.allocator.liveBytes;
+  for (const name of ['lm_head.weight', 'out_head.weight', 'out_head.bias']) if (!(tiedOld && name === 'lm_head.weight')) model.removeParameter(name);
+  model.lm_head = null;
+  const [weightSpec, biasSpec] = classifierParamSpecs(model.config, classes, bias);
+  const weight = model.addParameter(weightSpec);
+  const biasParam = biasSpec ? model.addParameter(biasSpec) : undefined;
+  model.out_head = biasParam ? { weight, bias: biasParam } : { weight };
+  model.head = { kind: 'classifier', classes, labels, bias };
+  return { removed, freedBytes: freedBefore - model.gpu.allocator.liveBytes, weight, ...(biasParam ? { bias: biasParam } : {}) };
 }
 
 /** Opens an init file and keeps only its head tensors (a whole chapter-6 checkpoint is fine). */

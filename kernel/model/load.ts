@@ -1,16 +1,21 @@
 // Creating a model: from a checkpoint (a directory with config.json, or a checkpoint file next to one), or from a
 // preset with random weights, or "empty" (shapes only). A checkpoint is always loaded the in-place way: the empty
-// model is built first, then tensors stream into it, so loading never holds a second copy of the weights.
+// model is built first, then tensors stream into it, so loading never holds a second copy of the weights. A
+// checkpoint with a classifier head (out_head.* of [classes, D], e.g. a folder written by %save) gets that head
+// before streaming, with its labels from the saved head declaration (head_metadata.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Gpu } from '../gpu/context.js';
 import type { DType } from '../gpu/tensor.js';
+import { openCheckpoint } from '../io/checkpoint.js';
 import { fillConstant, fillNormal } from '../ops/init.js';
 import { readConfigFile, type LlamaConfig } from './config.js';
 import { LlamaModel } from './llama.js';
-import { loadWeightsInPlace, type LoadOptions, type LoadReport } from './load_weights.js';
+import { installClassifierHead } from './head.js';
+import { savedClassifierHead } from './head_metadata.js';
+import { loadFromCheckpoint, type LoadOptions, type LoadReport } from './load_weights.js';
 import { PRESETS, presetConfig } from './presets.js';
 import { LlamaTokenizer } from './tokenizer.js';
 
@@ -55,23 +60,29 @@ export async function loadModel(gpu: Gpu, source: string, opts: LoadModelOptions
   if (!checkpoint && !opts.init && !opts.empty) {
     throw new UsageError(`preset ${source} has no weights`, 'Add --init random (with --seed N) for random weights, or --empty to plan memory, or give a checkpoint path.');
   }
-  const model = new LlamaModel(gpu, { ...config, dtype: opts.dtype ?? config.dtype });
   const tokenizer = await LlamaTokenizer.forModelDir(dir);
+  // Headers only: they say whether the checkpoint holds a classifier head, which the model must have before loading.
+  const ckpt = checkpoint && !opts.init ? await openCheckpoint(checkpoint) : null;
+  const model = new LlamaModel(gpu, { ...config, dtype: opts.dtype ?? config.dtype });
   let report: LoadReport | null = null;
   try {
+    const head = ckpt ? savedClassifierHead(ckpt, config, dir && path.join(dir, 'config.json')) : null;
+    if (head) installClassifierHead(model, head.classes, head.labels, head.bias);
     if (opts.init === 'random') {
       initRandom(model, opts.seed ?? 0);
       model.source = `${source} (random init, seed ${opts.seed ?? 0})`;
-    } else if (checkpoint && !opts.empty) {
+    } else if (ckpt && !opts.empty) {
       // Building the model in a dtype of the user's choice converts as it loads.
-      report = await loadWeightsInPlace(model, checkpoint, { ...opts, dtypeCast: true });
-      model.source = checkpoint;
+      report = await loadFromCheckpoint(model, ckpt, { ...opts, dtypeCast: true });
+      model.source = checkpoint!;
     } else {
       model.source = `${source} (empty)`;
     }
   } catch (e) {
     model.dispose();
     throw e;
+  } finally {
+    ckpt?.close();
   }
   return { model, tokenizer, report };
 }

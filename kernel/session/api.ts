@@ -1,7 +1,19 @@
 // The `llmnb` namespace that cells see. Everything a magic does is reachable from here too, so a notebook can
 // script what a magic does (loops over learning rates, custom evaluation). Runtime modules add their functions
 // to this object, one line each, as they land.
+import { cellContext } from '../api/context.js';
+import { sessionEstimate, type EstimateReport } from '../api/estimate.js';
+import { sessionGenerate, type GenerateApiOptions, type Generation } from '../api/generate.js';
+import { sessionClassify, sessionReplaceHead, type ClassifyResult, type HeadReplaced } from '../api/head.js';
+import { sessionLoadInplace, type InplaceReport, type LoadInplaceOptions } from '../api/load_inplace.js';
+import { sessionLoadModel, type LoadModelApiOptions, type ModelLoaded } from '../api/load_model.js';
+import { sessionMemory, type MemoryOptions, type MemoryReport } from '../api/memory.js';
+import { sessionSave, type SaveApiOptions } from '../api/save.js';
+import { sessionTensors, type TensorList } from '../api/tensors.js';
 import * as errors from '../errors.js';
+import type { MemoryEstimate } from '../model/estimate.js';
+import type { ReplaceHeadOptions } from '../model/head.js';
+import type { SaveReport } from '../model/save.js';
 import type { Gpu } from '../gpu/context.js';
 import { formatBytes, parseBytes } from '../gpu/format.js';
 import type { Progress, ProgressOptions } from '../output/progress.js';
@@ -27,6 +39,24 @@ export interface CellApi {
   parseBytes(text: string): number;
   /** The typed errors, for `catch (e) { if (e instanceof llmnb.errors.OutOfMemoryError) ... }`. */
   errors: typeof errors;
+  /** %load_model: loads a model and binds `model` and `tokenizer` (a model already bound is freed first). */
+  loadModel(source: string, opts?: LoadModelApiOptions): Promise<ModelLoaded>;
+  /** %load_inplace: streams a checkpoint into the bound model (a bad file changes nothing). */
+  loadInplace(path: string, opts?: LoadInplaceOptions): Promise<InplaceReport>;
+  /** %save: writes the bound model as safetensors (a folder also gets config.json). */
+  save(path: string, opts?: SaveApiOptions): Promise<SaveReport>;
+  /** %tensors: the bound model's tensors, optionally filtered by a glob. */
+  tensors(glob?: string): TensorList;
+  /** %memory: the allocator's bytes per layer and kind (or per tensor), live, peak and limit. */
+  memory(opts?: MemoryOptions): Promise<MemoryReport>;
+  /** %estimate: what the bound model needs per layer against the limit (extra: other planners' parts). */
+  estimate(extra?: MemoryEstimate[]): Promise<EstimateReport>;
+  /** %generate: continues `prompt`, streaming the text into the cell. */
+  generate(prompt: string, opts?: GenerateApiOptions): Promise<Generation>;
+  /** %replace_head: a classifier head in the model's dtype; the old head is freed. */
+  replaceHead(opts: ReplaceHeadOptions): Promise<HeadReplaced>;
+  /** %classify: label and probabilities of `text`. */
+  classify(text: string): Promise<ClassifyResult>;
 }
 
 export function createCellApi(session: Session): CellApi {
@@ -41,5 +71,14 @@ export function createCellApi(session: Session): CellApi {
     formatBytes,
     parseBytes,
     errors,
+    loadModel: (source: string, opts?: LoadModelApiOptions) => sessionLoadModel(cellContext(session), source, opts),
+    loadInplace: (path: string, opts?: LoadInplaceOptions) => sessionLoadInplace(cellContext(session), path, opts),
+    save: (path: string, opts?: SaveApiOptions) => sessionSave(cellContext(session), path, opts),
+    tensors: (glob?: string) => sessionTensors(cellContext(session), glob),
+    memory: (opts?: MemoryOptions) => sessionMemory(cellContext(session), opts),
+    estimate: (extra?: MemoryEstimate[]) => sessionEstimate(cellContext(session), extra),
+    generate: (prompt: string, opts?: GenerateApiOptions) => sessionGenerate(cellContext(session), prompt, opts),
+    replaceHead: (opts: ReplaceHeadOptions) => sessionReplaceHead(cellContext(session), opts),
+    classify: (text: string) => sessionClassify(cellContext(session), text),
   });
 }
