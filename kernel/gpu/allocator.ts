@@ -25,6 +25,10 @@ export interface MemorySnapshot {
   rows: MemoryRow[];
   liveBytes: number;
   peakBytes: number;
+  /** Live and peak bytes of each kind (a kind's peak is the most it held at one time, not a sum of tag peaks). */
+  kinds: Record<MemoryKind, { liveBytes: number; peakBytes: number }>;
+  /** The same per layer. */
+  layers: Record<string, { liveBytes: number; peakBytes: number }>;
   /** The budget the allocator enforces, or null when unknown (real GPUs do not report VRAM). */
   limitBytes: number | null;
   /** Largest single buffer the device accepts. */
@@ -45,6 +49,8 @@ const key = (t: MemoryTag) => `${t.layer}\u0000${t.tensor}\u0000${t.kind}`;
 
 export class Allocator {
   private readonly stats = new Map<string, TagStats>();
+  private readonly kindStats = new Map<MemoryKind, { live: number; peak: number }>();
+  private readonly layerStats = new Map<string, { live: number; peak: number }>();
   private live = 0;
   private peak = 0;
   private listeners = new Set<() => void>();
@@ -107,13 +113,24 @@ export class Allocator {
       if (s.live === 0) this.stats.delete(k);
       else s.peak = s.live;
     }
+    for (const m of [this.kindStats, this.layerStats] as Map<unknown, { live: number; peak: number }>[]) {
+      for (const [k, s] of m) {
+        if (s.live === 0) m.delete(k);
+        else s.peak = s.live;
+      }
+    }
   }
 
   snapshot(): MemorySnapshot {
     const rows: MemoryRow[] = [...this.stats.values()]
       .filter((s) => s.live > 0 || s.peak > 0)
       .map((s) => ({ ...s.tag, liveBytes: s.live, peakBytes: s.peak, buffers: s.buffers }));
-    return { rows, liveBytes: this.live, peakBytes: this.peak, limitBytes: this.limitBytes, maxBufferBytes: this.maxBufferBytes };
+    const kinds = Object.fromEntries(MEMORY_KINDS.map((k) => {
+      const s = this.kindStats.get(k);
+      return [k, { liveBytes: s?.live ?? 0, peakBytes: s?.peak ?? 0 }];
+    })) as MemorySnapshot['kinds'];
+    const layers = Object.fromEntries([...this.layerStats].map(([l, s]) => [l, { liveBytes: s.live, peakBytes: s.peak }]));
+    return { rows, liveBytes: this.live, peakBytes: this.peak, kinds, layers, limitBytes: this.limitBytes, maxBufferBytes: this.maxBufferBytes };
   }
 
   /** Live bytes summed per layer and kind, for error messages. */
@@ -142,8 +159,17 @@ export class Allocator {
     s.live += bytes;
     s.buffers += buffers;
     if (s.live > s.peak) s.peak = s.live;
+    bump(this.kindStats, tag.kind, bytes);
+    bump(this.layerStats, tag.layer, bytes);
     this.live += bytes;
     if (this.live > this.peak) this.peak = this.live;
     for (const l of this.listeners) l();
   }
+}
+
+function bump<K>(m: Map<K, { live: number; peak: number }>, k: K, bytes: number): void {
+  let s = m.get(k);
+  if (!s) { s = { live: 0, peak: 0 }; m.set(k, s); }
+  s.live += bytes;
+  if (s.live > s.peak) s.peak = s.live;
 }

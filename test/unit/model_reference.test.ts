@@ -7,7 +7,8 @@ import { KvCache } from '../../kernel/model/kv_cache.js';
 import { llamaParamSpecs } from '../../kernel/model/param_specs.js';
 import { testGpu } from './helpers/gpu.js';
 import { llamaForwardRef } from './helpers/llama_ref.js';
-import { assertBf16Logits, assertF32Logits, forwardReference, REF_MODEL } from './helpers/reference.js';
+import { assertBf16Logits, assertF32Logits, forwardReference } from './helpers/reference.js';
+import { REFERENCE_MODEL } from './helpers/io.js';
 import { assertClose } from './helpers/compare.js';
 
 const ref = forwardReference();
@@ -15,7 +16,7 @@ let model: LlamaModel;
 
 before(async () => {
   const gpu = await testGpu();
-  model = (await loadModel(gpu, REF_MODEL)).model;
+  model = (await loadModel(gpu, REFERENCE_MODEL)).model;
 });
 
 test('allocator accounts exactly the model\'s tensor bytes after loading', async () => {

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { argmax } from '../../../kernel/model/sampling.js';
 import { maxAbs, maxAbsDiff } from './compare.js';
+import { REFERENCE_DIR } from './io.js';
 
-export const REF_DIR = 'test/fixtures/reference';
-export const REF_MODEL = `${REF_DIR}/model_bf16.safetensors`;
 
 export interface ForwardReference {
   inputs: { seq0: number[]; seq1: number[] };
@@ -15,7 +14,7 @@ export interface ForwardReference {
 }
 
 export function forwardReference(): ForwardReference {
-  return JSON.parse(fs.readFileSync(`${REF_DIR}/forward_reference.json`, 'utf8'));
+  return JSON.parse(fs.readFileSync(`${REFERENCE_DIR}/forward_reference.json`, 'utf8'));
 }
 
 function top2Margin(row: ArrayLike<number>): number {
