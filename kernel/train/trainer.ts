@@ -86,6 +86,7 @@ export async function train(model: LlamaModel, o: TrainOptions): Promise<TrainRe
   };
   const micro = trainingSteps(o.data.ids.length, batchOpts);
   const steps = Math.ceil(micro / o.gradAccum);
+  gpu.pool.trim(); // idle cached buffers from earlier work would blur this run's peak
   gpu.allocator.resetPeak();
   const grads: GradMap = new Map();
   const states = new Map<Parameter, AdamWState>();
