@@ -1,0 +1,142 @@
+// Matmul benchmark: every linear kernel variant against tfjs-backend-webgpu's f32 tf.matMul on the same WebGPU
+// device, and against the adapter's FMA ceiling (a kernel that only does fma on registers), all in one run.
+// Usage: node --import tsx bench/matmul.ts [--rounds N]
+// Prints a table and appends one JSON line to bench/results/matmul.jsonl. Timings are the best of N interleaved
+// rounds (other processes share the CPU of a software adapter: the best round is the least disturbed one).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Gpu } from '../kernel/gpu/context.js';
+import { Params } from '../kernel/gpu/params.js';
+import { Tensor, type DType } from '../kernel/gpu/tensor.js';
+import { linear, linearGradInput, linearGradWeight } from '../kernel/ops/linear.js';
+import { MATMUL_VARIANTS, forceMatmulVariant, matmulVariant, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
+
+interface Case { name: string; flops: number; run: () => void | Promise<void> }
+interface Row { name: string; ms: number; gflops: number }
+
+const SHAPES = [[128, 4096, 4096], [1, 4096, 4096]] as const;
+const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 3);
+
+const gpu = await Gpu.open();
+const defaultVariant = matmulVariant(gpu);
+const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
+const tag = (tensor: string) => ({ layer: 'bench', tensor, kind: 'other' as const });
+
+const cases: Case[] = [];
+const [, K, N] = SHAPES[0];
+const wData = rand(N * K).map((v) => v * 0.02);
+const weights: Record<DType, Tensor> = {
+  bf16: Tensor.alloc(gpu, [N, K], 'bf16', tag('w bf16')),
+  f32: Tensor.alloc(gpu, [N, K], 'f32', tag('w f32')),
+};
+weights.bf16.write(wData);
+weights.f32.write(wData);
+for (const [M] of SHAPES) {
+  const x = Tensor.alloc(gpu, [M, K], 'f32', tag('x'));
+  x.write(rand(M * K));
+  for (const variant of MATMUL_VARIANTS) {
+    for (const dtype of ['bf16', 'f32'] as const) {
+      cases.push(ours(`linear ${variant} ${dtype} W (${M},${K},${N})`, variant, 2 * M * K * N, () => linear(gpu, x, weights[dtype]).dispose()));
+    }
+  }
+  if (M > 1) {
+    const dy = Tensor.alloc(gpu, [M, N], 'f32', tag('dy'));
+    dy.write(rand(M * N));
+    const dw = Tensor.alloc(gpu, [N, K], 'f32', tag('dw'));
+    cases.push(ours(`linearGradInput ${defaultVariant} bf16 W (${M},${K},${N})`, defaultVariant, 2 * M * K * N, () => linearGradInput(gpu, dy, weights.bf16).dispose()));
+    cases.push(ours(`linearGradWeight ${defaultVariant} f32 (${M},${K},${N})`, defaultVariant, 2 * M * K * N, () => linearGradWeight(gpu, dy, x, dw)));
+  }
+}
+const tfjs = await tfjsCases();
+cases.push(...tfjs.cases);
+const ceiling = fmaCeilingCase();
+cases.push(ceiling);
+
+// Warm-up (compiles every pipeline), then interleaved rounds.
+for (const c of cases) await time(c);
+const best = new Map<Case, number>();
+for (let r = 0; r < rounds; r++) {
+  for (const c of cases) best.set(c, Math.min(best.get(c) ?? Infinity, await time(c)));
+}
+const rows: Row[] = cases.map((c) => ({ name: c.name, ms: best.get(c)!, gflops: c.flops / best.get(c)! / 1e6 }));
+const ceilingGflops = rows[rows.length - 1].gflops;
+const tfjsGflops = (shape: string) => rows.find((r) => r.name.startsWith('tfjs') && r.name.endsWith(shape))?.gflops ?? NaN;
+
+const desc = gpu.describe();
+console.log(`adapter: ${desc.adapter} (${desc.backend}${desc.software ? ', software' : ''}), ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}, best of ${rounds} rounds`);
+console.log(`${'case'.padEnd(52)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'x tfjs'.padStart(7)} ${'% FMA'.padStart(6)}`);
+for (const r of rows) {
+  const shape = r.name.slice(r.name.lastIndexOf('('));
+  const vsTfjs = r.name.startsWith('tfjs') || r === rows[rows.length - 1] ? '' : (r.gflops / tfjsGflops(shape)).toFixed(1);
+  console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ${r.gflops.toFixed(2).padStart(8)} ${vsTfjs.padStart(7)} ${(100 * r.gflops / ceilingGflops).toFixed(0).padStart(6)}`);
+}
+
+const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+fs.mkdirSync(resultsDir, { recursive: true });
+fs.appendFileSync(path.join(resultsDir, 'matmul.jsonl'), JSON.stringify({
+  date: new Date().toISOString(), adapter: desc.adapter, backend: desc.backend, software: desc.software,
+  cpus: os.cpus().length, loadavg: os.loadavg()[0], rounds, defaultVariant, fmaCeilingGflops: ceilingGflops,
+  tfjs: tfjs.version, results: rows,
+}) + '\n');
+gpu.destroy();
+process.exit(0);
+
+function ours(name: string, variant: MatmulVariant, flops: number, op: () => void): Case {
+  return { name, flops, run: () => { forceMatmulVariant(variant); op(); } };
+}
+
+async function time(c: Case): Promise<number> {
+  await gpu.sync();
+  const t0 = performance.now();
+  await c.run();
+  await gpu.sync();
+  return performance.now() - t0;
+}
+
+/** tf.matMul(x, w, false, true) in f32 on a WebGPUBackend built on our own device (so: the same adapter). */
+async function tfjsCases(): Promise<{ cases: Case[]; version: string }> {
+  // Imported without navigator.gpu, tfjs-backend-webgpu registers its kernels for 'webgpu' but no backend; we
+  // register one on our device. Its constructor only checks that navigator.gpu exists.
+  const tf = await import('@tensorflow/tfjs-core');
+  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  (globalThis as { navigator?: unknown }).navigator ??= { gpu: {} };
+  const backend = new WebGPUBackend(gpu.device, gpu.adapter.info);
+  tf.registerBackend('webgpu', () => backend);
+  await tf.setBackend('webgpu');
+  const w = tf.tensor2d(wData, [N, K]);
+  const out: Case[] = [];
+  for (const [M] of SHAPES) {
+    const x = tf.tensor2d(rand(M * K), [M, K]);
+    out.push({
+      name: `tfjs f32 tf.matMul (${M},${K},${N})`, flops: 2 * M * K * N,
+      run: () => { tf.matMul(x, w, false, true).dispose(); backend.endComputePassEncoder(); backend.submitQueue(); },
+    });
+  }
+  return { cases: out, version: tf.version_core };
+}
+
+/** 32 independent accumulators, each updated by chains of 4 fma per loop iteration on register operands. */
+function fmaCeilingCase(): Case {
+  const acc = 32, chain = 4, wg = 64, groups = 64, iters = 4000;
+  const body = Array.from({ length: acc }, (_, i) => `a${i} = ${'fma('.repeat(chain)}a${i}${', m, c)'.repeat(chain)};`);
+  const k = gpu.kernel({
+    key: 'bench/fma-ceiling', storageBindings: 1, hasParams: true, wgsl: () => `
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+struct P { iters: u32, m: f32, c: f32 }
+@group(0) @binding(1) var<uniform> p: P;
+@compute @workgroup_size(${wg})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  ${Array.from({ length: acc }, (_, i) => `var a${i} = f32(gid.x + ${i}u);`).join(' ')}
+  let m = p.m; let c = p.c;
+  for (var i = 0u; i < p.iters; i++) { ${body.join(' ')} }
+  y[gid.x] = ${Array.from({ length: acc }, (_, i) => `a${i}`).join(' + ')};
+}`,
+  });
+  const y = Tensor.alloc(gpu, [groups * wg], 'f32', tag('fma ceiling out'));
+  return {
+    name: 'FMA ceiling (fma on registers only)', flops: 2 * acc * chain * iters * groups * wg,
+    run: () => gpu.dispatch(k, [y.buffer], new Params().u32(iters).f32(0.999).f32(0.001), [groups]),
+  };
+}
