@@ -50,10 +50,10 @@ export class MissingTensorError extends LlmnbError {
   }
 }
 
-/** An allocation that does not fit; `breakdown` is the per-layer usage at the time. */
+/** An allocation that does not fit; `breakdown` (per-layer bytes, with its own heading) follows the hint. */
 export class OutOfMemoryError extends LlmnbError {
   constructor(message: string, readonly breakdown: string, hint: string) {
-    super(message, hint);
+    super(message, breakdown ? `${hint}\n${breakdown}` : hint);
   }
 }
 

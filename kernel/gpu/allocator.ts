@@ -142,8 +142,8 @@ export class Allocator {
       m.set(s.tag.kind, (m.get(s.tag.kind) ?? 0) + s.live);
       perLayer.set(s.tag.layer, m);
     }
-    return [...perLayer].map(([layer, kinds]) =>
-      `${layer}: ${[...kinds].map(([k, b]) => `${k} ${formatBytes(b)}`).join(', ')}`).join('\n');
+    return ['In use per layer:', ...[...perLayer].map(([layer, kinds]) =>
+      `  ${layer}: ${[...kinds].map(([k, b]) => `${k} ${formatBytes(b)}`).join(', ')}`)].join('\n');
   }
 
   /** Listeners run synchronously after every change; throttle in the listener. */

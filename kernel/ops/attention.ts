@@ -10,7 +10,7 @@ import { Tensor, type DType } from '../gpu/tensor.js';
 import { UsageError } from '../errors.js';
 import { elementGrid } from './elementwise.js';
 import {
-  checkLanes, defaultLanes, defaultWorkgroupSize, itemWorkgroups, softwareBlock, type Lanes,
+  checkLanes, defaultLanes, defaultWorkgroupSize, itemWorkgroups, shapeClass, softwareBlock, type Lanes,
 } from './attention_codegen.js';
 import { combineSource, forwardSource, type ForwardBlock } from './attention_forward.js';
 import { attentionShape, type AttentionShape } from './attention_shape.js';
@@ -49,7 +49,8 @@ export function planAttention(gpu: Gpu, s: AttentionShape, opts: AttentionOption
   // SwiftShader: every loaded key serves as many rows as registers allow. A real GPU: many small independent items.
   const rowTarget = gpu.software ? softwareBlock(s.Dh, lanes, SOFTWARE_ROW_FLOATS) : 1;
   const headsPerItem = Math.min(group, rowTarget);
-  const tokensPerItem = Math.min(s.T, Math.max(1, Math.floor(rowTarget / headsPerItem)));
+  // Rounded up to a power of two: each distinct block is a separate pipeline, and T varies batch by batch.
+  const tokensPerItem = Math.min(shapeClass(s.T), Math.max(1, Math.floor(rowTarget / headsPerItem)));
   const workgroupSize = defaultWorkgroupSize(gpu);
   const block: ForwardBlock = { lanes, workgroupSize, headsPerItem, tokensPerItem, keyBlock: 2 };
   // Split the keys when there are too few items to fill the device (decode: T = 1).

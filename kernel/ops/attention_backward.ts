@@ -14,7 +14,7 @@ import { requireF32 } from './elementwise.js';
 import { LINEAR_WORKGROUP } from './wgsl.js';
 import {
   checkLanes, defaultLanes, defaultWorkgroupSize, dot, entryPoint, itemWorkgroups, laneDims, laneHeader, laneKey, laneSum,
-  lines, rowDecls, rowsOf, softwareBlock, type LaneGroups, type Lanes, type RowBlock,
+  lines, rowDecls, rowsOf, shapeClass, softwareBlock, type LaneGroups, type Lanes, type RowBlock,
 } from './attention_codegen.js';
 import { attentionShape } from './attention_shape.js';
 
@@ -35,8 +35,9 @@ export function planAttentionBackward(gpu: Gpu, Dh: number, group: number, T: nu
   const headsPerItem = Math.min(group, fit);
   return {
     lanes, workgroupSize: defaultWorkgroupSize(gpu), headsPerItem,
-    tokensPerItem: Math.min(T, Math.max(1, Math.floor(fit / headsPerItem))),
-    keysPerItem: Math.min(T, fit),
+    // Rounded up to a power of two: each distinct block is a separate pipeline, and T varies batch by batch.
+    tokensPerItem: Math.min(shapeClass(T), Math.max(1, Math.floor(fit / headsPerItem))),
+    keysPerItem: Math.min(shapeClass(T), fit),
   };
 }
 

@@ -129,3 +129,8 @@ export function rowDecls(block: RowBlock, headDim: number): string {
 export function rowsOf(block: RowBlock): number {
   return block.headsPerItem * block.tokensPerItem;
 }
+
+/** The power of two >= n: sizes that pick a kernel variant are rounded to it so that varying lengths share pipelines. */
+export function shapeClass(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+}
