@@ -28,6 +28,8 @@ import memory from './memory.js';
 import replaceHead from './replace_head.js';
 import save from './save.js';
 import tensors from './tensors.js';
+import train from './train.js';
+import evalMagic from './eval.js';
 import type { Magic } from './types.js';
 
 export const MAGICS: readonly Magic[] = [
@@ -39,6 +41,8 @@ export const MAGICS: readonly Magic[] = [
   estimate,
   generate,
   replaceHead,
+  train,
+  evalMagic,
   classify,
   loadInplace,
   save,

@@ -10,6 +10,8 @@ import { sessionLoadModel, type LoadModelApiOptions, type ModelLoaded } from '..
 import { sessionMemory, type MemoryOptions, type MemoryReport } from '../api/memory.js';
 import { sessionSave, type SaveApiOptions } from '../api/save.js';
 import { sessionTensors, type TensorList } from '../api/tensors.js';
+import { sessionTrain, type TrainApiOptions, type TrainResult } from '../api/train.js';
+import { sessionEvaluate, type EvalApiOptions, type EvalApiResult } from '../api/evaluate.js';
 import * as errors from '../errors.js';
 import type { MemoryEstimate } from '../model/estimate.js';
 import type { ReplaceHeadOptions } from '../model/head.js';
@@ -57,6 +59,10 @@ export interface CellApi {
   replaceHead(opts: ReplaceHeadOptions): Promise<HeadReplaced>;
   /** %classify: label and probabilities of `text`. */
   classify(text: string): Promise<ClassifyResult>;
+  /** %train: fine-tunes the bound classifier (chapter 6 recipe by default). */
+  train(opts: TrainApiOptions): Promise<TrainResult>;
+  /** %eval: accuracy, loss and confusion matrix of the bound classifier on a dataset. */
+  evaluate(opts: EvalApiOptions): Promise<EvalApiResult>;
 }
 
 export function createCellApi(session: Session): CellApi {
@@ -80,5 +86,7 @@ export function createCellApi(session: Session): CellApi {
     generate: (prompt: string, opts?: GenerateApiOptions) => sessionGenerate(cellContext(session), prompt, opts),
     replaceHead: (opts: ReplaceHeadOptions) => sessionReplaceHead(cellContext(session), opts),
     classify: (text: string) => sessionClassify(cellContext(session), text),
+    train: (opts: TrainApiOptions) => sessionTrain(cellContext(session), opts),
+    evaluate: (opts: EvalApiOptions) => sessionEvaluate(cellContext(session), opts),
   });
 }
