@@ -73,7 +73,6 @@ test('%memory: weights per layer from the allocator, totals, peak and limit; --b
   assert.deepEqual([q.layer, q.kind, q.liveBytes, q.buffers], ['block.2', 'weights', 8192, 1]);
   const peak = await runOk(s, '%memory --peak');
   assert.match(peak.text, /each tensor's own peak/);
-  assert.equal((await runCell(s, '%memory --panel')).result.error?.name, 'UsageError');
   disposeModel(s);
 });
 
