@@ -5,8 +5,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { LlmnbError } from './errors.js';
 import type { CellOutput } from './notebook/format.js';
 import {
-  PROTOCOL_VERSION, type DoneEvent, type HostMessage, type InspectResult, type KernelMessage, type LogEvent,
-  type MemorySnapshotMessage, type ReadyEvent, type StartedEvent, type StreamName,
+  PROTOCOL_VERSION, type DoneEvent, type HostMessage, type HostView, type InspectResult, type InspectTarget, type KernelMessage,
+  type LogEvent, type MemorySnapshotMessage, type ReadyEvent, type StartedEvent, type StreamName,
 } from './protocol.js';
 
 /** The kernel process is gone: it crashed, was killed, or was restarted while a request waited. */
@@ -57,6 +57,7 @@ export class KernelClient {
     exit: new Set<Listener<KernelExit>>(),
     memory: new Set<Listener<MemorySnapshotMessage | null>>(),
     log: new Set<Listener<LogEvent>>(),
+    showView: new Set<Listener<HostView>>(),
     stderr: new Set<Listener<string>>(),
   };
 
@@ -93,10 +94,11 @@ export class KernelClient {
     if (process.platform !== 'win32') this.child.kill('SIGINT');
   }
 
-  /** What an expression names (hovers); null when it names nothing or the kernel does not answer within the timeout. */
-  async inspect(expression: string, timeoutMs = 1000): Promise<InspectResult | null> {
+  /** What an expression (or, with target 'tensor-name', a parameter name or glob) names, for hovers; null when it
+   *  names nothing, the kernel is not ready, or it does not answer within the timeout. */
+  async inspect(expression: string, timeoutMs = 1000, target: InspectTarget = 'expression'): Promise<InspectResult | null> {
     if (!this.readyInfo) return null;
-    const reply = await this.request({ type: 'inspect', id: this.nextId('i'), expression }, timeoutMs).catch(() => null);
+    const reply = await this.request({ type: 'inspect', id: this.nextId('i'), expression, target }, timeoutMs).catch(() => null);
     return reply?.type === 'inspect-result' ? reply.result : null;
   }
 
@@ -115,6 +117,8 @@ export class KernelClient {
   onExit(l: Listener<KernelExit>): () => void { return this.listen('exit', l); }
   onMemory(l: Listener<MemorySnapshotMessage | null>): () => void { return this.listen('memory', l); }
   onLog(l: Listener<LogEvent>): () => void { return this.listen('log', l); }
+  /** A cell asked the host to show a view (`%memory --panel`). */
+  onShowView(l: Listener<HostView>): () => void { return this.listen('showView', l); }
   onStderr(l: Listener<string>): () => void { return this.listen('stderr', l); }
 
   /** Kills the process (freeing all its GPU memory) and starts a fresh one. */
@@ -226,6 +230,7 @@ export class KernelClient {
         break;
       case 'inspect-result': this.answer(m.id, m); break;
       case 'log': for (const l of this.listeners.log) l(m); break;
+      case 'show-view': for (const l of this.listeners.showView) l(m.view); break;
       case 'ready': break;
     }
   }

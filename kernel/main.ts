@@ -27,7 +27,9 @@ const logSink: OutputSink = {
   output: (o) => log('info', o.items.find((i) => i.mime === 'text/plain')?.data ?? ''),
   stream: (name, text) => log(name === 'stderr' ? 'warn' : 'info', text),
 };
-const session = new Session({ cwd: process.cwd(), openGpu: () => Gpu.open(), idleSink: logSink });
+const session = new Session({
+  cwd: process.cwd(), openGpu: () => Gpu.open(), idleSink: logSink, showView: (view) => send({ type: 'show-view', view }),
+});
 const queue: ExecuteRequest[] = [];
 let draining = false;
 let memoryWatch: { stop: () => void } | null = null;
@@ -67,9 +69,19 @@ function watchMemory(intervalMs: number | null): void {
   memoryWatch = null;
   const gpu = session.gpuIfOpen;
   if (intervalMs === null || !gpu) return;
+  const allocator = gpu.allocator;
   let timer: ReturnType<typeof setTimeout> | null = null;
-  const push = () => { timer = null; send({ type: 'memory', snapshot: memorySnapshotMessage(gpu.allocator.snapshot()) }); };
-  const off = gpu.allocator.onChange(() => { timer ??= setTimeout(push, intervalMs); });
+  // The most bytes live at once since the last push: a spike between two pushes still reaches the timeline.
+  let intervalPeak = allocator.liveBytes;
+  const push = () => {
+    timer = null;
+    send({ type: 'memory', snapshot: memorySnapshotMessage(allocator.snapshot(), intervalPeak) });
+    intervalPeak = allocator.liveBytes;
+  };
+  const off = allocator.onChange(() => {
+    intervalPeak = Math.max(intervalPeak, allocator.liveBytes);
+    timer ??= setTimeout(push, intervalMs);
+  });
   push();
   memoryWatch = { stop: () => { off(); if (timer) clearTimeout(timer); } };
 }
@@ -86,7 +98,7 @@ function handle(m: HostMessage): void {
     case 'inspect': {
       let result = null;
       try {
-        result = session.inspect(m.expression);
+        result = session.inspect(m.expression, m.target);
       } catch (e) {
         log('warn', `inspect ${m.expression}: ${errorInfo(e).message}`);
       }

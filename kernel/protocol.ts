@@ -1,11 +1,12 @@
 // Messages between a host (the VS Code extension or `llmnb run`) and a kernel process (kernel/main.ts), sent
 // over Node's child-process IPC channel. This is the one module both sides import; it holds types only, plus
 // the protocol version that both sides check when the kernel says it is ready.
+import type { MemoryKind } from './gpu/allocator.js';
 import type { DeviceDescription } from './gpu/context.js';
 import type { CellOutput } from './notebook/format.js';
 
 /** Bump when a message changes shape; the client refuses a kernel with another version. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 // ---- host -> kernel ----
 
@@ -13,8 +14,13 @@ export const PROTOCOL_VERSION = 1;
 export interface ExecuteRequest { type: 'execute'; id: string; source: string }
 /** Stops the running cell at its next step boundary and drops the queued ones; the kernel's state stays. */
 export interface InterruptRequest { type: 'interrupt' }
-/** Describes what `expression` (property access only, never a call) names, for hovers. */
-export interface InspectRequest { type: 'inspect'; id: string; expression: string }
+/**
+ * Describes what `expression` names, for hovers, without running code: target 'expression' (default) resolves a
+ * JavaScript name or member expression by property access only (never a call or a getter); 'tensor-name' looks a
+ * parameter name or glob up in the bound model (`model.norm.weight`, `trf_blocks.0.att.*`).
+ */
+export interface InspectRequest { type: 'inspect'; id: string; expression: string; target?: InspectTarget }
+export type InspectTarget = 'expression' | 'tensor-name';
 /** Asks for one memory snapshot (answered with a `memory` message carrying the same id). */
 export interface MemoryRequest { type: 'memory'; id: string }
 /** Starts (intervalMs > 0) or stops (null) `memory` messages pushed while the allocator changes, throttled.
@@ -81,9 +87,17 @@ export interface MemoryEvent {
 
 export interface MemorySnapshotMessage {
   arrowBase64: string;
+  /** The kernel's clock (ms since the epoch) when the snapshot was taken. */
+  time: number;
   liveBytes: number;
   peakBytes: number;
+  /** The most bytes live at one time since the previous pushed snapshot (equal to liveBytes for a requested one):
+   *  a timeline drawn from throttled snapshots still shows every spike. */
+  intervalPeakBytes: number;
   limitBytes: number | null;
+  /** Live and peak bytes per kind and per layer (a peak is the most held at one time, not a sum of tag peaks). */
+  kinds: Record<MemoryKind, { liveBytes: number; peakBytes: number }>;
+  layers: Record<string, { liveBytes: number; peakBytes: number }>;
 }
 
 export interface InspectResultEvent { type: 'inspect-result'; id: string; result: InspectResult | null }
@@ -91,15 +105,45 @@ export interface InspectResultEvent { type: 'inspect-result'; id: string; result
 /** What a hover shows; null result: the expression names nothing the kernel can describe without running code. */
 export interface InspectResult {
   expression: string;
-  /** 'Tensor', 'number', 'Array(3)', a class name, ... */
+  /** 'Parameter', 'Tensor', 'number', 'Array(3)', a class name, ... */
   type: string;
   /** Plain-text description, one fact per line. */
   text: string;
-  tensor?: { dtype: string; shape: number[]; bytes: number };
+  /** A tensor, a model parameter, or an object with `shape` and `dtype`. */
+  tensor?: TensorFacts;
+  /** An object holding model parameters (the model, a block, `model.layers`) or a glob's matches: their sum. */
+  parameters?: ParameterSummary;
 }
+
+export interface TensorFacts {
+  dtype: string;
+  shape: number[];
+  /** Bytes of the elements. */
+  bytes: number;
+  /** For model parameters and GPU tensors: the HF name or the allocator's tensor label, its layer and memory kind. */
+  name?: string;
+  layer?: string;
+  kind?: MemoryKind;
+  /** Model parameters only. */
+  trainable?: boolean;
+  /** Whether its GPU storage exists (false: a parameter of an empty model, a disposed tensor). */
+  resident?: boolean;
+}
+
+export interface ParameterSummary {
+  count: number;
+  bytes: number;
+  residentBytes: number;
+  trainable: number;
+  dtypes: string[];
+}
+
+/** A cell asks the host to show one of its views (`%memory --panel`); a host without it ignores the request. */
+export interface ShowViewEvent { type: 'show-view'; view: HostView }
+export type HostView = 'memory';
 
 /** Kernel-side diagnostics for the host's log (not cell output). */
 export interface LogEvent { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
 
 export type KernelMessage =
-  | ReadyEvent | StartedEvent | OutputEvent | StreamEvent | DoneEvent | MemoryEvent | InspectResultEvent | LogEvent;
+  | ReadyEvent | StartedEvent | OutputEvent | StreamEvent | DoneEvent | MemoryEvent | InspectResultEvent | ShowViewEvent | LogEvent;

@@ -20,10 +20,10 @@ import { errorInfo, errorOutput } from './output/error.js';
 import type { OutputSink } from './output/sink.js';
 import { outputText } from './notebook/format.js';
 import { CellWriter, type WriterOptions } from './output/writer.js';
-import type { ErrorInfo, InspectResult } from './protocol.js';
+import type { ErrorInfo, HostView, InspectResult, InspectTarget } from './protocol.js';
 import { createCellApi } from './session/api.js';
 import { cellConsole } from './session/console.js';
-import { inspectExpression } from './session/inspect.js';
+import { inspectExpression, inspectTensorName } from './session/inspect.js';
 import { isCellMagic, MAGIC_CALL, rewriteCell } from './session/rewrite.js';
 
 /**
@@ -45,6 +45,8 @@ export interface SessionOptions {
   writer?: WriterOptions;
   /** Receives output written while no cell runs (e.g. by a timer a cell left behind). Default: stderr. */
   idleSink?: OutputSink;
+  /** Asks the host to show a view (VS Code: the memory panel). Absent: the host has no views. */
+  showView?: (view: HostView) => void;
 }
 
 export interface CellResult {
@@ -67,6 +69,7 @@ export class Session {
   private readonly openGpu: () => Promise<Gpu>;
   private readonly writerOptions: WriterOptions;
   private readonly idleWriter: CellWriter;
+  private readonly showViewInHost: ((view: HostView) => void) | null;
   private gpuPromise: Promise<Gpu> | null = null;
   private openedGpu: Gpu | null = null;
   private cellWriter: CellWriter | null = null;
@@ -79,6 +82,7 @@ export class Session {
     this.magics = new Map((opts.magics ?? MAGICS).map((m) => [m.name, m]));
     this.writerOptions = opts.writer ?? {};
     this.idleWriter = new CellWriter(opts.idleSink ?? stderrSink, this.writerOptions);
+    this.showViewInHost = opts.showView ?? null;
     const scope: Record<string, unknown> = {
       llmnb: createCellApi(this),
       model: undefined,
@@ -182,8 +186,14 @@ export class Session {
     await this.invoke(magic, rest, this.writer());
   }
 
-  inspect(expression: string): InspectResult | null {
-    return inspectExpression(this.context, expression);
+  /** What `expression` names (hovers), read without running code; see session/inspect.ts. */
+  inspect(expression: string, target: InspectTarget = 'expression'): InspectResult | null {
+    return target === 'tensor-name' ? inspectTensorName(this.context, expression) : inspectExpression(this.context, expression);
+  }
+
+  /** Asks the host to show `view` (a host without views, such as `llmnb run`, ignores it). */
+  showView(view: HostView): void {
+    this.showViewInHost?.(view);
   }
 
   private async runCellMagic(text: string, writer: CellWriter): Promise<void> {

@@ -25,11 +25,16 @@ export function memoryTable(s: MemorySnapshot): Table {
   return new Table(schema, table.batches.map((b) => new RecordBatch(schema, b.data)));
 }
 
-export function memorySnapshotMessage(s: MemorySnapshot): MemorySnapshotMessage {
+/** The snapshot as the protocol carries it; `intervalPeakBytes`: the most live at once since the previous message. */
+export function memorySnapshotMessage(s: MemorySnapshot, intervalPeakBytes = s.liveBytes): MemorySnapshotMessage {
   return {
     arrowBase64: bytesToBase64(tableToIPC(memoryTable(s), 'file')),
+    time: Date.now(),
     liveBytes: s.liveBytes,
     peakBytes: s.peakBytes,
+    intervalPeakBytes: Math.max(intervalPeakBytes, s.liveBytes),
     limitBytes: s.limitBytes,
+    kinds: s.kinds,
+    layers: s.layers,
   };
 }

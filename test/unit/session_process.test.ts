@@ -25,7 +25,7 @@ async function run(source: string) {
 
 test('ready names the device and the protocol; cells stream outputs and get execution orders', async () => {
   const ready = await client.start();
-  assert.equal(ready.protocol, 1);
+  assert.equal(ready.protocol, 2);
   assert.match(ready.device?.adapter ?? '', /swiftshader/i);
   const orders: number[] = [];
   const streamed: string[] = [];
