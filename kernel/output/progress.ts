@@ -1,5 +1,8 @@
 // A progress line that updates in place: each update replaces the previous output with the same key, at most
-// every `intervalMs`, so a loop of a million steps produces a handful of messages, not a million lines.
+// every `intervalMs`, so a loop of a million steps produces a handful of messages, not a million lines. Each output
+// also carries its state as metadata {"progress": {label, done, total?, detail, finished}} for hosts that show
+// progress elsewhere (VS Code's notification of "Load Weights in Place").
+import type { CellOutput } from '../notebook/format.js';
 import type { OutputSink } from './sink.js';
 import { textOutput } from './text.js';
 
@@ -59,6 +62,27 @@ export class Progress {
 
   private emit(): void {
     this.lastEmit = Date.now();
-    this.sink.output(textOutput(this.text()), this.key);
+    const { label, total } = this.opts;
+    const state: ProgressState = { label, done: this.done, ...(total !== undefined ? { total } : {}), detail: this.detail, finished: this.finished };
+    this.sink.output({ ...textOutput(this.text()), metadata: { progress: { ...state } } }, this.key);
   }
+}
+
+/** What a progress output's metadata.progress holds. */
+export interface ProgressState {
+  label: string;
+  done: number;
+  total?: number;
+  /** The text after the counts (e.g. "1.2 MiB / 4 MiB  12.3 MB/s  model.norm.weight"). */
+  detail: string;
+  finished: boolean;
+}
+
+/** The progress state an output carries, if it is a progress line. */
+export function progressOf(output: CellOutput): ProgressState | undefined {
+  const p = output.metadata?.progress;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) return undefined;
+  const { label, done, total, detail, finished } = p;
+  if (typeof label !== 'string' || typeof done !== 'number' || typeof detail !== 'string' || typeof finished !== 'boolean') return undefined;
+  return { label, done, ...(typeof total === 'number' ? { total } : {}), detail, finished };
 }
