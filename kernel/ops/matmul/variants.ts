@@ -40,7 +40,7 @@ export function matmulVariantFor(gpu: Gpu, bf16Elements: boolean): MatmulVariant
  */
 export function matmulTile(variant: MatmulVariant, rows: number): TileShape {
   if (variant === 'subgroup4') {
-    if (rows <= 2) return { tm: 1, cn: 16, u: 8, lanes: 4, wg: 4 };
+    if (rows <= 2) return { tm: 1, cn: 8, u: 8, lanes: 4, wg: 4 };
     return { tm: 8, cn: 8, u: 8, lanes: 4, wg: 4 };
   }
   if (rows === 1) return { tm: 1, cn: 4, u: 4, lanes: 1, wg: 64 };
