@@ -55,6 +55,10 @@ test('%train refuses a run that cannot fit, with the breakdown and what would fi
   await runOk(s, `%load_model ${referenceModelDir()}`);
   await runOk(s, '%replace_head --classes 2');
   const model = s.bound('model') as LlamaModel;
+  const plan = await runOk(s, '%estimate --batch 4 --max-length 20 --trainable head');
+  // head: Linear(64 -> 2) + bias in bf16 = 260 B of weights; f32 gradients 520 B; AdamW master + moments 1560 B
+  assert.match(plan.text, /head\s+260 B\s+520 B\s+1\.52 KiB/);
+  assert.match(plan.text, /training: 2 trainable tensors .* at batch 4 x 20 tokens/);
   const live = model.gpu.allocator.liveBytes;
   const limit = model.gpu.allocator.limitBytes;
   try {

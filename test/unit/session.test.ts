@@ -107,9 +107,9 @@ test('errors: user errors point at the cell line, LlmnbErrors show message and h
   const item = user.events.at(-1)?.kind === 'output' ? (user.events.at(-1) as { output: CellOutput }).output.items[0] : undefined;
   assert.equal(item?.mime, ERROR_MIME);
 
-  const typed = await run(s, "throw new llmnb.errors.OutOfMemoryError('too big', 'block.0: 1 GiB', 'Use a smaller batch.')");
-  assert.deepEqual(typed.result.error, { name: 'OutOfMemoryError', message: 'too big', hint: 'Use a smaller batch.' });
-  assert.equal(typed.text, 'OutOfMemoryError: too big\nhint: Use a smaller batch.\n');
+  const typed = await run(s, "throw new llmnb.errors.OutOfMemoryError('too big', 'In use per layer:\\n  block.0: 1 GiB', 'Use a smaller batch.')");
+  assert.deepEqual(typed.result.error, { name: 'OutOfMemoryError', message: 'too big', hint: 'Use a smaller batch.\nIn use per layer:\n  block.0: 1 GiB' });
+  assert.equal(typed.text, 'OutOfMemoryError: too big\nhint: Use a smaller batch.\nIn use per layer:\n  block.0: 1 GiB\n');
 
   const syntax = await run(s, 'const x = 1\nlet = = 2');
   assert.equal(syntax.result.error?.name, 'SyntaxError');
