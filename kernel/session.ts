@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
+import * as arrow from 'apache-arrow';
 import { CancelledError, UsageError } from './errors.js';
 import type { Gpu } from './gpu/context.js';
 import type { LlamaModel } from './model/llama.js';
@@ -235,11 +236,16 @@ function asCancelled(e: unknown): unknown {
   return code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED' ? new CancelledError('interrupted (the cell was stopped in synchronous code)') : e;
 }
 
-/** `require` for cells: modules next to the notebook first, then the kernel's own (apache-arrow, ...). */
+/**
+ * `require` for cells: apache-arrow is the kernel's own instance (one Table class, so tables a cell builds are the
+ * tables llmnb.table and the outputs take; and the packaged extension ships it inside the kernel bundle); other
+ * modules come from next to the notebook first, then from the kernel's node_modules.
+ */
 function cellRequire(cwd: string): NodeJS.Require {
   const fromNotebook = createRequire(path.join(cwd, 'notebook.js'));
   const fromKernel = createRequire(import.meta.url);
   const req = ((id: string) => {
+    if (id === 'apache-arrow') return arrow;
     try {
       return fromNotebook(id);
     } catch (e) {
