@@ -1,10 +1,14 @@
-// Commands "llmnb: Restart Kernel" and "llmnb: Interrupt Kernel". They act on the notebook passed by a toolbar
-// or a test (a Uri or { notebookEditor: { notebookUri } }), else on the active notebook editor.
+// The command palette and toolbar commands. Each acts on the notebook passed by a toolbar or a test (a Uri or
+// { notebookEditor: { notebookUri } }), else on the active notebook editor:
+// "llmnb: Restart Kernel", "llmnb: Interrupt Kernel", "llmnb: Show Memory Panel", "llmnb: Load Weights in Place"
+// (its second argument, a checkpoint Uri, skips the file dialog).
 import * as vscode from 'vscode';
 import type { KernelManager } from './kernels.js';
+import { loadWeightsInPlace } from './load_inplace.js';
+import type { MemoryPanel } from './memory/panel.js';
 import { NOTEBOOK_TYPE } from './serializer.js';
 
-export function registerCommands(kernels: KernelManager): vscode.Disposable[] {
+export function registerCommands(kernels: KernelManager, panel: MemoryPanel, log: vscode.LogOutputChannel): vscode.Disposable[] {
   return [
     vscode.commands.registerCommand('llmnb.restartKernel', async (arg?: unknown) => {
       const nb = targetNotebook(arg);
@@ -15,6 +19,14 @@ export function registerCommands(kernels: KernelManager): vscode.Disposable[] {
     vscode.commands.registerCommand('llmnb.interruptKernel', (arg?: unknown) => {
       const nb = targetNotebook(arg);
       if (nb) kernels.interrupt(nb);
+    }),
+    vscode.commands.registerCommand('llmnb.showMemoryPanel', (arg?: unknown) => {
+      panel.show(arg === undefined ? undefined : targetNotebook(arg));
+    }),
+    vscode.commands.registerCommand('llmnb.loadWeightsInPlace', (arg?: unknown, checkpoint?: unknown) => {
+      const nb = targetNotebook(arg);
+      if (!nb) return undefined;
+      return loadWeightsInPlace(kernels, log, nb, checkpoint instanceof vscode.Uri ? checkpoint : undefined);
     }),
   ];
 }

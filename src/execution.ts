@@ -25,6 +25,14 @@ export async function executeCells(cells: readonly vscode.NotebookCell[], nb: vs
 }
 
 async function runCell(exec: vscode.NotebookCellExecution, nb: vscode.NotebookDocument, kernels: KernelManager): Promise<boolean> {
+  try {
+    return await runInKernel(exec, nb, kernels);
+  } finally {
+    if (kernels.runningCell(nb) === exec.cell) kernels.setRunningCell(nb, undefined);
+  }
+}
+
+async function runInKernel(exec: vscode.NotebookCellExecution, nb: vscode.NotebookDocument, kernels: KernelManager): Promise<boolean> {
   const outputs = new CellOutputs(exec);
   let startTime: number | null = null;
   const begin = (order: number | undefined, time: number) => {
@@ -32,6 +40,7 @@ async function runCell(exec: vscode.NotebookCellExecution, nb: vscode.NotebookDo
     exec.start(time);
     startTime = time;
     outputs.clear();
+    kernels.setRunningCell(nb, exec.cell);
   };
   try {
     const kernel: KernelClient = await kernels.ensureStarted(nb);

@@ -1,15 +1,30 @@
 // One kernel process per notebook (kernel/client.ts), started on the first execution. Reports what the user must
 // know: a kernel that died (with a Restart action), a kernel without a GPU device. Kernel logs go to the "llmnb"
-// output channel.
+// output channel. Tells the rest of the extension when a kernel is ready or gone (memory watch, context keys),
+// which cell runs in it (the load command's Cancel), and when a cell asks for a view (`%memory --panel`).
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { KernelClient, type KernelExit } from '../kernel/client.js';
+import type { HostView, ReadyEvent } from '../kernel/protocol.js';
+
+export interface KernelStarted { notebook: vscode.NotebookDocument; client: KernelClient; ready: ReadyEvent }
 
 export class KernelManager implements vscode.Disposable {
   private readonly kernels = new Map<string, KernelClient>();
+  private readonly runningCells = new Map<string, vscode.NotebookCell>();
+  private readonly started = new vscode.EventEmitter<KernelStarted>();
+  private readonly stopped = new vscode.EventEmitter<vscode.NotebookDocument>();
+  private readonly runningCellChanged = new vscode.EventEmitter<vscode.NotebookDocument>();
+  private readonly viewRequested = new vscode.EventEmitter<{ notebook: vscode.NotebookDocument; view: HostView }>();
   /** Every notification shown, newest last (the test API exposes it). */
   readonly notifications: string[] = [];
+  /** A notebook's kernel said `ready` (a first start or a restart). */
+  readonly onDidStart = this.started.event;
+  /** A notebook's kernel process is gone (exit, crash, restart, shutdown). */
+  readonly onDidStop = this.stopped.event;
+  readonly onDidChangeRunningCell = this.runningCellChanged.event;
+  readonly onDidRequestView = this.viewRequested.event;
 
   constructor(private readonly kernelPath: string, private readonly log: vscode.LogOutputChannel) {}
 
@@ -24,8 +39,20 @@ export class KernelManager implements vscode.Disposable {
       if (ready.deviceError) {
         this.notify('warning', `llmnb: no WebGPU device: ${ready.deviceError.message}. ${ready.deviceError.hint}`.trim());
       }
+      this.started.fire({ notebook: nb, client, ready });
     }
     return client;
+  }
+
+  /** The cell the notebook's kernel is running now (set by the execution of cells, src/execution.ts). */
+  runningCell(nb: vscode.NotebookDocument): vscode.NotebookCell | undefined {
+    return this.runningCells.get(nb.uri.toString());
+  }
+
+  setRunningCell(nb: vscode.NotebookDocument, cell: vscode.NotebookCell | undefined): void {
+    if (cell) this.runningCells.set(nb.uri.toString(), cell);
+    else this.runningCells.delete(nb.uri.toString());
+    this.runningCellChanged.fire(nb);
   }
 
   find(uri: vscode.Uri): KernelClient | undefined {
@@ -52,6 +79,7 @@ export class KernelManager implements vscode.Disposable {
   dispose(): void {
     for (const client of this.kernels.values()) void client.kill('VS Code is closing the notebook');
     this.kernels.clear();
+    for (const e of [this.started, this.stopped, this.runningCellChanged, this.viewRequested]) e.dispose();
   }
 
   private client(nb: vscode.NotebookDocument): KernelClient {
@@ -64,12 +92,14 @@ export class KernelManager implements vscode.Disposable {
     client.onLog((m) => this.log[m.level](`[${name}] ${m.message}`));
     client.onStderr((text) => this.log.trace(`[${name} stderr] ${text.trimEnd()}`));
     client.onExit((exit) => this.exited(nb, exit));
+    client.onShowView((view) => this.viewRequested.fire({ notebook: nb, view }));
     this.kernels.set(key, client);
     return client;
   }
 
   private exited(nb: vscode.NotebookDocument, exit: KernelExit): void {
     const name = path.basename(nb.uri.path);
+    this.stopped.fire(nb);
     if (exit.expected) {
       this.log.info(`[${name}] kernel stopped`);
       return;
@@ -80,9 +110,11 @@ export class KernelManager implements vscode.Disposable {
       .then((choice) => { if (choice) void this.restart(nb); });
   }
 
-  private notify(level: 'error' | 'warning', message: string, ...actions: string[]): Thenable<string | undefined> {
+  /** Shows a notification and records it (the test API reads `notifications`). */
+  notify(level: 'error' | 'warning' | 'info', message: string, ...actions: string[]): Thenable<string | undefined> {
     this.notifications.push(message);
-    return level === 'error' ? vscode.window.showErrorMessage(message, ...actions) : vscode.window.showWarningMessage(message, ...actions);
+    if (level === 'error') return vscode.window.showErrorMessage(message, ...actions);
+    return level === 'warning' ? vscode.window.showWarningMessage(message, ...actions) : vscode.window.showInformationMessage(message, ...actions);
   }
 }
 
