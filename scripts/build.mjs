@@ -17,6 +17,9 @@ const builds = [
     outExtension: { '.js': '.mjs' }, external: ['webgpu'], banner: esmBanner },
   { ...common, entryPoints: ['src/extension.ts'], outfile: 'out/extension.cjs', platform: 'node', format: 'cjs',
     external: ['vscode'] },
+  // The memory panel's webview script (a browser page; apache-arrow bundled in to decode the snapshots).
+  { ...common, entryPoints: ['media/memory/main.ts'], outfile: 'out/media/memory.js', platform: 'browser', format: 'iife',
+    target: 'chrome120', minify: true },
   // The VS Code integration suite: a Mocha entry (index) and one bundle per test file, loaded by the extension host.
   { ...common, entryPoints: ['test/integration/index.ts', ...testFiles('test/integration')], outdir: 'out/test/integration',
     platform: 'node', format: 'cjs', outExtension: { '.js': '.cjs' }, external: ['vscode', 'mocha', 'mocha/*'] },
