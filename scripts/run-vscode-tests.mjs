@@ -48,11 +48,17 @@ for (const f of [path.join(root, 'out', 'extension.cjs'), testsEntry]) {
   if (!fs.existsSync(f)) fail(`${path.relative(root, f)} is missing`, 'Run `npm run build` first.');
 }
 
-/** A fresh copy of the fixture workspace: VS Code auto-saves, and the tests edit notebooks. */
+/** The reference model's files the tests load (kept once in git, under test/fixtures/reference/). */
+const REFERENCE_FILES = ['config.json', 'model_bf16.safetensors', 'classifier.safetensors'];
+
+/** A fresh copy of the fixture workspace (VS Code auto-saves, and the tests edit notebooks), with the reference
+ *  model in reference/. */
 function freshWorkspace() {
   const ws = path.join(work, 'workspace');
   fs.rmSync(ws, { recursive: true, force: true });
   fs.cpSync(workspaceFixture, ws, { recursive: true });
+  fs.mkdirSync(path.join(ws, 'reference'));
+  for (const f of REFERENCE_FILES) fs.copyFileSync(path.join(root, 'test', 'fixtures', 'reference', f), path.join(ws, 'reference', f));
   return ws;
 }
 
