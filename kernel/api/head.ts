@@ -20,7 +20,7 @@ export async function sessionReplaceHead(ctx: ApiContext, opts: ReplaceHeadOptio
   await model.gpu.sync();
   const result: HeadReplaced = { ...report, head: describeHead(model) };
   return withDisplay(result, (r) => textOutput([
-    `Removed ${r.removed}; freed ${formatBytes(r.freedBytes)}.`,
+    `Removed ${r.removed}${r.freedBytes ? `; freed ${formatBytes(r.freedBytes)}` : ''}.`,
     `New head: ${r.head}${opts.init ? `, initialized from ${opts.init}` : `, initialized uniform(±1/sqrt(${model.config.hiddenSize})) from seed ${opts.seed ?? 0}`}` +
       `${r.castFrom ? ` (converted: ${r.castFrom})` : ''}.`,
   ].join('\n')));

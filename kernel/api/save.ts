@@ -17,9 +17,7 @@ export interface SaveApiOptions {
 export async function sessionSave(ctx: ApiContext, target: string, opts: SaveApiOptions = {}): Promise<SaveReport> {
   const model = boundModel(ctx);
   const progress = transferProgress(ctx.out, 'save');
-  // resolvePath drops a trailing separator, which is what marks a folder that does not exist yet.
-  const trailing = /[\\/]$/.test(target) ? '/' : '';
-  const report = await saveModel(model, resolvePath(target, ctx.session.cwd) + trailing, {
+  const report = await saveModel(model, resolvePath(target, ctx.session.cwd), {
     ...opts, onProgress: (p) => progress.update(p), checkpoint: () => ctx.step(),
   });
   progress.finish();

@@ -2,6 +2,7 @@
 // place, an optional JSONL log, evaluation after each epoch, and a memory check before anything is allocated: a run
 // that cannot fit is refused with the per-layer breakdown and what would fit.
 import fs from 'node:fs';
+import path from 'node:path';
 import { OutOfMemoryError, UsageError } from '../errors.js';
 import { formatBytes } from '../gpu/format.js';
 import { estimateTotal, mergeEstimates, weightsEstimate, type MemoryEstimate } from '../model/estimate.js';
@@ -62,6 +63,7 @@ export async function sessionTrain(ctx: ApiContext, o: TrainApiOptions): Promise
   const plan: TrainingPlan = { batch: batchSize, seqLen: data.longest, trainable, gradCheckpoint: o.gradCheckpoint ?? false };
   checkFits(model, plan);
 
+  if (o.log) fs.mkdirSync(path.dirname(o.log), { recursive: true });
   const log = o.log ? fs.openSync(o.log, 'w') : null;
   const writeLog = (rec: object) => { if (log !== null) fs.writeSync(log, `${JSON.stringify(rec)}\n`); };
   const progress = ctx.out.progress({ label: 'train', total: steps });

@@ -7,11 +7,10 @@ export default defineMagic({
   name: 'save',
   summary: 'Save the model as safetensors (a folder also gets config.json)',
   params: {
-    // 'string', not 'path': a trailing / (a folder to create) must survive.
-    path: { type: 'string', positional: true, required: true, summary: 'a .safetensors file, or a folder (existing, or ending with /)' },
+    path: { type: 'path', positional: true, required: true, summary: 'a .safetensors file, or a folder (created if needed) for model.safetensors + config.json' },
     trainableOnly: { type: 'bool', summary: 'only the trainable tensors (load them with %load_inplace FILE --partial)' },
   },
-  details: 'Examples: %save ./spam-classifier/   %save ./delta.safetensors --trainable-only',
+  details: 'Examples: %save ./spam-classifier   %save ./delta.safetensors --trainable-only',
   async run(args, ctx) {
     ctx.out.display(await sessionSave(ctx, args.path, { trainableOnly: args.trainableOnly }));
   },

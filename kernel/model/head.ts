@@ -27,7 +27,7 @@ export interface ReplaceHeadOptions {
 }
 
 export interface ReplaceHeadReport {
-  /** What was removed, e.g. "lm_head.weight [128256, 4096] bf16". */
+  /** What was removed, e.g. "lm_head.weight [128256,4096] bf16". */
   removed: string;
   freedBytes: number;
   headBytes: number;
@@ -75,7 +75,8 @@ export function installClassifierHead(model: LlamaModel, classes: number, labels
   { removed: string; freedBytes: number; weight: Parameter; bias?: Parameter } {
   const old = model.headWeights().weight;
   const tiedOld = old === model.embed_tokens.weight;
-  const removed = `${old.name} ${JSON.stringify(old.shape)} ${old.dtype}${tiedOld ? ' (tied to the embedding, which stays)' : ''}`;
+  const removed = tiedOld ? `the language-model head (tied to ${old.name}, which stays as the embedding)`
+    : `${old.name} ${JSON.stringify(old.shape)} ${old.dtype}`;
   const freedBefore = model.gpu.allocator.liveBytes;
   for (const name of ['lm_head.weight', 'out_head.weight', 'out_head.bias']) if (!(tiedOld && name === 'lm_head.weight')) model.removeParameter(name);
   model.lm_head = null;

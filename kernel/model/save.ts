@@ -52,21 +52,18 @@ export interface SaveReport {
 const FILE_DTYPE: Record<DType, FileDtype> = { bf16: 'BF16', f32: 'F32' };
 
 /**
- * Where a save goes. A folder (an existing directory, or a path ending with a separator) gets
- * `model.safetensors` + `config.json`, or `trainable.safetensors` alone with `trainableOnly` (a partial checkpoint
- * that %load_model could not load by itself). Anything else is the safetensors file itself.
+ * Where a save goes. A path ending in .safetensors is the file itself; anything else is a folder (as HF's
+ * save_pretrained) that gets `model.safetensors` + `config.json`, or `trainable.safetensors` alone with
+ * `trainableOnly` (a partial checkpoint that %load_model could not load by itself).
  */
 export function saveTarget(target: string, trainableOnly: boolean): { file: string; configFile: string | null } {
-  const isDir = /[\\/]$/.test(target) || (fs.existsSync(target) && fs.statSync(target).isDirectory());
-  if (isDir) {
-    return trainableOnly ? { file: path.join(target, 'trainable.safetensors'), configFile: null }
-      : { file: path.join(target, 'model.safetensors'), configFile: path.join(target, 'config.json') };
-  }
   if (/\.(pth|pt|bin)$/i.test(target)) {
     throw new UsageError(`%save writes safetensors, not a PyTorch file: ${target}`,
       'Name the file *.safetensors, or give a folder (it gets model.safetensors and config.json).');
   }
-  return { file: target, configFile: null };
+  if (/\.safetensors$/i.test(target) && !(fs.existsSync(target) && fs.statSync(target).isDirectory())) return { file: target, configFile: null };
+  return trainableOnly ? { file: path.join(target, 'trainable.safetensors'), configFile: null }
+    : { file: path.join(target, 'model.safetensors'), configFile: path.join(target, 'config.json') };
 }
 
 /** Writes the model's parameters to `target` (see saveTarget). Nothing appears under a final name unless complete. */

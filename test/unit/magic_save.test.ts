@@ -49,7 +49,7 @@ test('a folder gets model.safetensors + config.json and loads again with %load_m
   const s = gpuSession({ cwd: dir });
   await runOk(s, `%load_model ${path.resolve(REFERENCE_MODEL)} --dtype f32`);
   const before = await parameterBytes(s.bound('model')!);
-  const saved = await runOk(s, '%save out/f32/');
+  const saved = await runOk(s, '%save out/f32');
   assert.match(saved.text, /with .*config\.json: %load_model on the folder loads it again/);
   assert.deepEqual(fs.readdirSync(path.join(dir, 'out/f32')).sort(), ['config.json', 'model.safetensors']);
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'out/f32/config.json'), 'utf8'));
