@@ -10,8 +10,11 @@
 // --desktop: the same suite in desktop VS Code through @vscode/test-electron. It needs a VS Code it can download
 // (network) or one named by VSCODE_DESKTOP_PATH, and fails with a clear message otherwise.
 // --ui: person-like flows instead of the Mocha suite: each test/integration/ui/*.ui.mjs default-exports
-// `async ({ page, log, screenshot }) => {...}` that drives the workbench with Playwright (click, type, read the
-// output webviews) and saves screenshots into test/artifacts/ui/. A flow fails by throwing.
+// `async ({ page, log, screenshot, workspace }) => {...}` that drives the workbench with Playwright (click, type,
+// read the output webviews) and saves screenshots into test/artifacts/ui/. A flow fails by throwing.
+// --vsix FILE: installs the packaged extension (npm run package) into the fresh extensions folder with the server's
+// own CLI (server-main.js --install-extension) and runs the suite (or the --ui flows) against it instead of this
+// folder's sources: what a user who installs the VSIX gets.
 //
 // Exit code: 0 all tests passed, 1 a test failed, 2 the tests could not run (setup missing, server or browser
 // failure, timeout). The last line printed is "N passed, N failed".
@@ -20,7 +23,7 @@
 // matching tests only), TEST_TIMEOUT_MS (whole run, default 600000), PORT (default: a free one), CHROMIUM,
 // VSCODE_DESKTOP_PATH (--desktop), VERBOSE=1 (browser console too).
 // Artifacts: test/artifacts/integration/ (server log, a screenshot of the workbench at the end).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -33,6 +36,9 @@ const work = path.join(root, '.vscode-test', 'run');
 const artifacts = path.join(root, 'test', 'artifacts', 'integration');
 const uiFlows = path.join(root, 'test', 'integration', 'ui');
 const uiMode = process.argv.includes('--ui');
+const vsixArg = process.argv.indexOf('--vsix');
+const vsix = vsixArg > 0 ? path.resolve(process.argv[vsixArg + 1] ?? '') : null;
+if (vsix && !fs.existsSync(vsix)) fail(`no VSIX at ${vsix}`, 'Build one with `npm run package`.');
 const timeoutMs = Number(process.env.TEST_TIMEOUT_MS ?? 600_000);
 const t0 = Date.now();
 const log = (...a) => console.log(`[vscode-tests +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
@@ -113,7 +119,7 @@ async function runServer() {
   const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
   if (!fs.existsSync(chromiumPath)) fail(`no Chromium at ${chromiumPath}`, 'Install it: sudo apt-get install -y chromium (or set CHROMIUM).');
 
-  for (const d of ['user-data', 'server-data']) fs.rmSync(path.join(work, d), { recursive: true, force: true });
+  for (const d of ['user-data', 'server-data', 'extensions']) fs.rmSync(path.join(work, d), { recursive: true, force: true });
   for (const d of ['user-data/User', 'server-data', 'extensions', 'xdg-config', 'xdg-data']) fs.mkdirSync(path.join(work, d), { recursive: true });
   fs.mkdirSync(artifacts, { recursive: true });
   const ws = freshWorkspace();
@@ -134,6 +140,7 @@ async function runServer() {
     EXTENSIONS_GALLERY: '{"serviceUrl":""}',
   };
   const product = JSON.parse(fs.readFileSync(path.join(vscodeDir, 'product.json'), 'utf8'));
+  if (vsix) installVsix(vscodeDir, env);
   log(`VS Code ${product.version} server on 127.0.0.1:${port}`);
   // --enable-smoke-test-driver: newer workbenches honour the test payload only with it.
   const server = spawn(process.execPath, [path.join(vscodeDir, 'out', 'server-main.js'),
@@ -191,12 +198,15 @@ async function runServer() {
     await page.exposeFunction('codeAutomationExit', (code) => finish(code === 0 ? 0 : 1, `the suite finished (code ${code})`));
 
     const authority = `127.0.0.1:${port}`;
-    const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${root}`], ['skipWelcome', 'true']];
+    // With --vsix the development extension is an empty harness (the workbench runs extension tests only with one);
+    // llmnb itself is the installed VSIX.
+    const devPath = vsix ? vsixHarness() : root;
+    const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${devPath}`], ['skipWelcome', 'true']];
     if (!uiMode) payload.push(['extensionTestsPath', `vscode-remote://${authority}${testsEntry}`]);
     log('opening the workbench');
     await page.goto(`http://${authority}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
     if (uiMode) {
-      const { passed, failed } = await runUiFlows(page);
+      const { passed, failed } = await runUiFlows(page, ws);
       summary = `${passed} passed, ${failed} failed`;
       await finish(failed ? 1 : 0, 'the UI flows finished');
     }
@@ -205,17 +215,41 @@ async function runServer() {
   }
 }
 
-/** Runs each test/integration/ui/*.ui.mjs flow in name order against the open workbench. */
-async function runUiFlows(page) {
+/** Installs the VSIX into the run's fresh extensions folder, as `code --install-extension` would. */
+function installVsix(vscodeDir, env) {
+  log(`installing ${path.relative(root, vsix)} (${(fs.statSync(vsix).size / 1024 / 1024).toFixed(2)} MiB)`);
+  const r = spawnSync(process.execPath, [path.join(vscodeDir, 'out', 'server-main.js'), '--install-extension', vsix,
+    '--extensions-dir', path.join(work, 'extensions'), '--server-data-dir', path.join(work, 'server-data'), '--accept-server-license-terms'],
+  { env, encoding: 'utf8', timeout: 120_000 });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  if (r.status !== 0 || !/successfully installed/.test(out)) fail(`the VSIX did not install: ${out || r.error?.message}`);
+  const installed = fs.readdirSync(path.join(work, 'extensions')).filter((d) => !d.endsWith('.json'));
+  log(`installed: ${installed.join(', ')}`);
+}
+
+/** An extension that contributes nothing, to stand in as the development extension next to the installed VSIX. */
+function vsixHarness() {
+  const dir = path.join(work, 'vsix-harness');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({
+    name: 'llmnb-vsix-harness', publisher: 'llmnb-tests', version: '0.0.0', engines: { vscode: '*' },
+  }));
+  return dir;
+}
+
+/** Runs each test/integration/ui/*.ui.mjs flow (those whose file name matches LLMNB_TEST_GREP) in name order
+ *  against the open workbench. */
+async function runUiFlows(page, workspace) {
   const shots = path.join(root, 'test', 'artifacts', 'ui');
   fs.mkdirSync(shots, { recursive: true });
   const screenshot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`) });
   let passed = 0;
   let failed = 0;
-  for (const file of fs.readdirSync(uiFlows).filter((f) => f.endsWith('.ui.mjs')).sort()) {
+  const grep = process.env.LLMNB_TEST_GREP ? new RegExp(process.env.LLMNB_TEST_GREP) : null;
+  for (const file of fs.readdirSync(uiFlows).filter((f) => f.endsWith('.ui.mjs') && (!grep || grep.test(f))).sort()) {
     const flow = (await import(pathToFileURL(path.join(uiFlows, file)).href)).default;
     try {
-      await flow({ page, log, screenshot });
+      await flow({ page, log, screenshot, workspace });
       passed++;
       log(`passed: ${file}`);
     } catch (e) {
