@@ -4,9 +4,10 @@
 //
 // Each invocation owns a TM x CN block of C in scalar accumulators (separate `var`s, updated with nested fma()
 // chains over U reduction steps, so each accumulator is loaded and stored once per U steps). With `lanes: 4` a
-// 4-lane subgroup shares the TM rows of A: every lane loads a quarter of the A values of a step and
-// subgroupBroadcast hands them to the others, while each lane loads its own CN columns of B (bf16 pairs unpacked
-// from one u32). No workgroup memory, no barriers: on SwiftShader every runtime-indexed load is a per-lane gather
+// 4-lane subgroup shares the TM rows of A: every lane loads a quarter of the A values of a step and the others get
+// them through quad swaps (one shuffle on SwiftShader; lane l's accumulator rows are then the quarters of lanes
+// l, l^1, l^2, l^3) or, for a one-row tile, subgroupBroadcast; each lane loads its own CN columns of B (bf16 pairs
+// unpacked from one u32). No workgroup memory, no barriers: on SwiftShader every runtime-indexed load is a per-lane gather
 // and barriers are expensive, so fewer loads per FMA is what counts. `lanes: 1` is the same kernel without
 // subgroup operations, for adapters that lack them.
 import type { KernelSource } from '../../gpu/pipelines.js';
@@ -22,7 +23,7 @@ export interface TileShape {
   cn: number;
   /** Reduction steps per loop iteration (even when B is bf16 pairs along r). */
   u: number;
-  /** 4: a subgroup of 4 shares the A rows via subgroupBroadcast; 1: every invocation loads its own. */
+  /** 4: a 4-lane subgroup (a quad) shares the A rows; 1: every invocation loads its own. */
   lanes: 1 | 4;
   /** Invocations per workgroup; each owns its own CN columns. */
   wg: number;
@@ -126,7 +127,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 ${setupA(s)}
 ${setupB(s)}
 ${loops(s)}
-${range(tm).flatMap((i) => range(cn).map((c) => `  put(i0 + ${i}u, j0 + ${c}u, acc${i}_${c});`)).join('\n')}
+${range(tm).flatMap((i) => range(cn).map((c) => `  put(i0 + ${tileRow(s, i)}, j0 + ${c}u, acc${i}_${c});`)).join('\n')}
 }
 `;
 }
@@ -160,6 +161,39 @@ ${step(s, 1, false)}
   }`;
 }
 
+/** True when the subgroup shares A by quad swaps: each lane loads whole rows (a quarter of the tile's). */
+function quadShared(s: MatmulKernelSpec): boolean {
+  return s.tile.lanes === 4 && s.tile.tm % 4 === 0;
+}
+
+const QUAD_SWAPS = ['', 'quadSwapX', 'quadSwapY', 'quadSwapDiagonal']; // partner lane ^1, ^2, ^3
+
+/**
+ * Row of C (relative to i0) that accumulator row i holds in this lane. With quad sharing, rows [0, tm/4) are the
+ * lane's own quarter and rows [q*tm/4, (q+1)*tm/4) the quarter of lane (lane ^ q).
+ */
+function tileRow(s: MatmulKernelSpec, i: number): string {
+  if (!quadShared(s)) return `${i}u`;
+  const quarter = s.tile.tm / 4;
+  return `((lane ^ ${Math.floor(i / quarter)}u) * ${quarter}u + ${i % quarter}u)`;
+}
+
+/**
+ * A(row i, step k) in the main loop, from the lane's slots: value v = i * u + k sits in slot v % slots of lane
+ * v / slots. Quad sharing swaps it in from the partner lane; a one-row tile broadcasts it.
+ */
+function sharedValue(s: MatmulKernelSpec, i: number, k: number, slots: number): string {
+  const { u, lanes } = s.tile;
+  if (quadShared(s)) {
+    const quarter = s.tile.tm / 4;
+    const own = `as${(i % quarter) * u + k}`;
+    const partner = Math.floor(i / quarter);
+    return partner === 0 ? own : `${QUAD_SWAPS[partner]}(${own})`;
+  }
+  const v = i * u + k;
+  return lanes === 4 ? `subgroupBroadcast(as${v % slots}, ${Math.floor(v / slots)}u)` : `as${v}`;
+}
+
 /** Offsets of the A values this lane loads: shared slots for the main loop, one per row for the tail. */
 function setupA(s: MatmulKernelSpec): string {
   const { tm, u, lanes } = s.tile;
@@ -175,7 +209,7 @@ function setupA(s: MatmulKernelSpec): string {
       ? `  let aq${q} = ${rowStart(row)} + ${du};`
       : `  let aq${q} = ${rowStart(row)} + (${du}) * p.lda;`);
   }
-  for (let i = 0; i < tm; i++) lines.push(`  let ar${i} = ${rowStart(`min(i0 + ${i}u, p.rows - 1u)`)};`);
+  for (let i = 0; i < tm; i++) lines.push(`  let ar${i} = ${rowStart(`min(i0 + ${tileRow(s, i)}, p.rows - 1u)`)};`);
   return lines.join('\n');
 }
 
@@ -222,10 +256,7 @@ function step(s: MatmulKernelSpec, u: number, main: boolean): string {
       out.push(s.aLayout === 'rowMajor' ? `${ind}let as${q} = a[aq${q} + r];` : `${ind}let as${q} = a[aq${q} + ra];`);
     }
     for (let i = 0; i < tm; i++) {
-      for (let k = 0; k < u; k++) {
-        const v = i * u + k;
-        aVal.set(`${i},${k}`, s.tile.lanes === 4 ? `subgroupBroadcast(as${v % slots}, ${Math.floor(v / slots)}u)` : `as${v}`);
-      }
+      for (let k = 0; k < u; k++) aVal.set(`${i},${k}`, sharedValue(s, i, k, slots));
     }
   } else {
     for (let i = 0; i < tm; i++) {
@@ -242,7 +273,7 @@ function step(s: MatmulKernelSpec, u: number, main: boolean): string {
   for (let i = 0; i < tm; i++) {
     const xs = range(u).map((k) => {
       const v = aVal.get(`${i},${k}`)!;
-      if (!v.startsWith('subgroupBroadcast')) return v;
+      if (!v.includes('(')) return v;
       out.push(`${ind}let x${i}_${k} = ${v};`);
       return `x${i}_${k}`;
     });

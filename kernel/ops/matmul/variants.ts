@@ -5,7 +5,6 @@
 //   adapter; the fallback for adapters without subgroups.
 // A GPU-specific variant (workgroup-memory tiles, large workgroups) would be a third entry chosen by adapter here.
 import type { Gpu } from '../../gpu/context.js';
-import type { DType } from '../../gpu/tensor.js';
 import type { TileShape } from './tiled.js';
 
 export const MATMUL_VARIANTS = ['subgroup4', 'plain'] as const;
@@ -36,14 +35,14 @@ export function matmulVariantFor(gpu: Gpu, bf16Elements: boolean): MatmulVariant
 }
 
 /**
- * Tile for a product with `rows` rows of C whose B is `bDtype`. Decode (one or two rows) gets a one-row tile, so no
- * work is spent on rows that do not exist. An f32 B costs one gather per value (bf16: half), so f32 B gets a
- * taller tile, which reuses each B value over more rows.
+ * Tile for a product with `rows` rows of C. Decode (one or two rows) gets a one-row tile, so no work is spent on
+ * rows that do not exist. Grad weight gets a taller tile: its B (the f32 input) costs one gather per value (bf16
+ * weights: half of one), and a taller tile reuses each B value over more rows.
  */
-export function matmulTile(variant: MatmulVariant, rows: number, bDtype: DType): TileShape {
+export function matmulTile(variant: MatmulVariant, rows: number, op: string): TileShape {
   if (variant === 'subgroup4') {
     if (rows <= 2) return { tm: 1, cn: 8, u: 8, lanes: 4, wg: 4 };
-    return { tm: bDtype === 'f32' ? 16 : 8, cn: 8, u: 8, lanes: 4, wg: 4 };
+    return { tm: op === 'dw' ? 16 : 8, cn: 8, u: 8, lanes: 4, wg: 4 };
   }
   if (rows === 1) return { tm: 1, cn: 4, u: 4, lanes: 1, wg: 64 };
   return { tm: 4, cn: 4, u: 4, lanes: 1, wg: 64 };
