@@ -1,21 +1,13 @@
 // The progress line of a checkpoint transfer (load or save): tensors as the bar, bytes and throughput as detail.
 import { formatBytes } from '../gpu/format.js';
+import type { TransferProgress } from '../model/load_weights.js';
 import type { Progress } from '../output/progress.js';
 import type { CellWriter } from '../output/writer.js';
 
-export interface TransferState {
-  tensorsDone: number;
-  tensorsTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  seconds: number;
-  current: string;
-}
-
 /** A callback for onProgress that opens the progress line at the first report (when the totals are known). */
-export function transferProgress(out: CellWriter, label: string): { update(p: TransferState): void; finish(): void } {
+export function transferProgress(out: CellWriter, label: string): { update(p: TransferProgress): void; finish(): void } {
   let progress: Progress | null = null;
-  let last: TransferState | null = null;
+  let last: TransferProgress | null = null;
   return {
     update(p) {
       last = p;
@@ -28,7 +20,7 @@ export function transferProgress(out: CellWriter, label: string): { update(p: Tr
   };
 }
 
-export function transferDetail(p: TransferState): string {
+export function transferDetail(p: TransferProgress): string {
   const parts = [`${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}`, throughput(p.bytesDone, p.seconds)];
   if (p.current) parts.push(p.current);
   return parts.join('  ');

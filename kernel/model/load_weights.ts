@@ -12,13 +12,14 @@ import type { Parameter } from './parameter.js';
 
 export const DEFAULT_CHUNK_BYTES = 64 << 20;
 
-export interface LoadProgress {
+/** Progress of a checkpoint transfer (load or save), tensor by tensor. */
+export interface TransferProgress {
   tensorsDone: number;
   tensorsTotal: number;
   bytesDone: number;
   bytesTotal: number;
   seconds: number;
-  /** The tensor being written. */
+  /** The tensor being transferred ('' when done). */
   current: string;
 }
 
@@ -28,7 +29,7 @@ export interface LoadOptions {
   /** Convert file dtypes to the model's (F32 -> bf16 rounds to nearest even) instead of refusing. */
   dtypeCast?: boolean;
   chunkBytes?: number;
-  onProgress?: (p: LoadProgress) => void;
+  onProgress?: (p: TransferProgress) => void;
   /** Awaited between tensors; throwing CancelledError stops the load with every tensor fully old or fully new. */
   checkpoint?: () => void | Promise<void>;
 }

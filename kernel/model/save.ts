@@ -13,24 +13,14 @@ import { StagingArea } from '../io/upload.js';
 import { toHfConfig } from './config.js';
 import { HEAD_METADATA_KEY, headDeclaration } from './head_metadata.js';
 import type { LlamaModel } from './llama.js';
-import { DEFAULT_CHUNK_BYTES } from './load_weights.js';
-
-export interface SaveProgress {
-  tensorsDone: number;
-  tensorsTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  seconds: number;
-  /** The tensor being written ('' when done). */
-  current: string;
-}
+import { DEFAULT_CHUNK_BYTES, type TransferProgress } from './load_weights.js';
 
 export interface SaveOptions {
   /** Only the parameters marked trainable (a fine-tuned delta to load later with %load_inplace --partial). */
   trainableOnly?: boolean;
   /** Staging buffer size (default 64 MiB). */
   chunkBytes?: number;
-  onProgress?: (p: SaveProgress) => void;
+  onProgress?: (p: TransferProgress) => void;
   /** Awaited between tensors; throwing (CancelledError) stops the save and removes the temporary file. */
   checkpoint?: () => void | Promise<void>;
 }
