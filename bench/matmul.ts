@@ -2,7 +2,9 @@
 // device, and against the adapter's FMA ceiling (a kernel that only does fma on registers), all in one run.
 // Usage: node --import tsx bench/matmul.ts [--rounds N]
 // Prints a table and appends one JSON line to bench/results/matmul.jsonl. Timings are the best of N interleaved
-// rounds (other processes share the CPU of a software adapter: the best round is the least disturbed one).
+// rounds (other processes share the CPU of a software adapter: the best round is the least disturbed one). On a
+// software adapter the table also shows GFLOP/s per CPU time of this process times the core count: what the run
+// would reach with the cores to itself (an estimate: cores shared with other processes still slow it down).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +16,8 @@ import { linear, linearGradInput, linearGradWeight } from '../kernel/ops/linear.
 import { MATMUL_VARIANTS, forceMatmulVariant, matmulVariant, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
 
 interface Case { name: string; flops: number; run: () => void | Promise<void> }
-interface Row { name: string; ms: number; gflops: number }
+interface Row { name: string; ms: number; gflops: number; cpuGflops: number }
+interface Timing { ms: number; cpuMs: number }
 
 const SHAPES = [[128, 4096, 4096], [1, 4096, 4096]] as const;
 const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 3);
@@ -56,28 +59,37 @@ cases.push(ceiling);
 
 // Warm-up (compiles every pipeline), then interleaved rounds.
 for (const c of cases) await time(c);
-const best = new Map<Case, number>();
+const best = new Map<Case, Timing>();
 for (let r = 0; r < rounds; r++) {
-  for (const c of cases) best.set(c, Math.min(best.get(c) ?? Infinity, await time(c)));
+  for (const c of cases) {
+    const t = await time(c);
+    const b = best.get(c);
+    best.set(c, { ms: Math.min(b?.ms ?? Infinity, t.ms), cpuMs: Math.min(b?.cpuMs ?? Infinity, t.cpuMs) });
+  }
 }
-const rows: Row[] = cases.map((c) => ({ name: c.name, ms: best.get(c)!, gflops: c.flops / best.get(c)! / 1e6 }));
+const cores = os.cpus().length;
+const rows: Row[] = cases.map((c) => {
+  const { ms, cpuMs } = best.get(c)!;
+  return { name: c.name, ms, gflops: c.flops / ms / 1e6, cpuGflops: c.flops / (cpuMs / cores) / 1e6 };
+});
 const ceilingGflops = rows[rows.length - 1].gflops;
 const tfjsGflops = (shape: string) => rows.find((r) => r.name.startsWith('tfjs') && r.name.endsWith(shape))?.gflops ?? NaN;
 
 const desc = gpu.describe();
-console.log(`adapter: ${desc.adapter} (${desc.backend}${desc.software ? ', software' : ''}), ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}, best of ${rounds} rounds`);
-console.log(`${'case'.padEnd(52)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'x tfjs'.padStart(7)} ${'% FMA'.padStart(6)}`);
+console.log(`adapter: ${desc.adapter} (${desc.backend}${desc.software ? ', software' : ''}), ${cores} CPUs, load ${os.loadavg()[0].toFixed(1)}, best of ${rounds} rounds`);
+console.log(`${'case'.padEnd(52)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'x tfjs'.padStart(7)} ${'% FMA'.padStart(6)}${desc.software ? ' cpu-est GFLOP/s' : ''}`);
 for (const r of rows) {
   const shape = r.name.slice(r.name.lastIndexOf('('));
   const vsTfjs = r.name.startsWith('tfjs') || r === rows[rows.length - 1] ? '' : (r.gflops / tfjsGflops(shape)).toFixed(1);
-  console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ${r.gflops.toFixed(2).padStart(8)} ${vsTfjs.padStart(7)} ${(100 * r.gflops / ceilingGflops).toFixed(0).padStart(6)}`);
+  const cpu = desc.software ? r.cpuGflops.toFixed(2).padStart(16) : '';
+  console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ${r.gflops.toFixed(2).padStart(8)} ${vsTfjs.padStart(7)} ${(100 * r.gflops / ceilingGflops).toFixed(0).padStart(6)}${cpu}`);
 }
 
 const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
 fs.appendFileSync(path.join(resultsDir, 'matmul.jsonl'), JSON.stringify({
   date: new Date().toISOString(), adapter: desc.adapter, backend: desc.backend, software: desc.software,
-  cpus: os.cpus().length, loadavg: os.loadavg()[0], rounds, defaultVariant, fmaCeilingGflops: ceilingGflops,
+  cpus: cores, loadavg: os.loadavg()[0], rounds, defaultVariant, fmaCeilingGflops: ceilingGflops,
   tfjs: tfjs.version, results: rows,
 }) + '\n');
 gpu.destroy();
@@ -87,12 +99,15 @@ function ours(name: string, variant: MatmulVariant, flops: number, op: () => voi
   return { name, flops, run: () => { forceMatmulVariant(variant); op(); } };
 }
 
-async function time(c: Case): Promise<number> {
+async function time(c: Case): Promise<Timing> {
   await gpu.sync();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await c.run();
   await gpu.sync();
-  return performance.now() - t0;
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /** tf.matMul(x, w, false, true) in f32 on a WebGPUBackend built on our own device (so: the same adapter). */
