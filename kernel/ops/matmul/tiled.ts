@@ -6,10 +6,10 @@
 // chains over U reduction steps, so each accumulator is loaded and stored once per U steps). With `lanes: 4` a
 // 4-lane subgroup shares the TM rows of A: every lane loads a quarter of the A values of a step and the others get
 // them through quad swaps (one shuffle on SwiftShader; lane l's accumulator rows are then the quarters of lanes
-// l, l^1, l^2, l^3) or, for a one-row tile, subgroupBroadcast; each lane loads its own CN columns of B (bf16 pairs
-// unpacked from one u32). No workgroup memory, no barriers: on SwiftShader every runtime-indexed load is a per-lane gather
-// and barriers are expensive, so fewer loads per FMA is what counts. `lanes: 1` is the same kernel without
-// subgroup operations, for adapters that lack them.
+// l, l^1, l^2, l^3) or, for a one-row tile, subgroupBroadcast; each lane loads its own CN columns of B (bf16
+// pairs unpacked from one u32). No workgroup memory, no barriers: on SwiftShader every runtime-indexed load is a
+// per-lane gather and barriers are expensive, so fewer loads per FMA is what counts. `lanes: 1` is the same
+// kernel without subgroup operations, for adapters that lack them.
 import type { KernelSource } from '../../gpu/pipelines.js';
 import type { DType } from '../../gpu/tensor.js';
 import { BF16, LINEAR_WORKGROUP } from '../wgsl.js';

@@ -1,5 +1,5 @@
 // Which matmul kernel variant runs on which adapter, and its tile shapes.
-// - 'subgroup4': 4-lane subgroups share the rows of A through subgroupBroadcast; big register tiles, no barriers.
+// - 'subgroup4': a 4-lane subgroup (one quad) shares the rows of A through quad swaps; register tiles, no barriers.
 //   Best measured on SwiftShader (subgroup size 4). Needs the 'subgroups' feature and subgroups of at least 4.
 // - 'plain': the same register tiles without subgroup operations, 64 invocations per workgroup. Works on any
 //   adapter; the fallback for adapters without subgroups.
