@@ -94,7 +94,8 @@ function run(gpu: Gpu, op: string, [aLayout, bLayout]: [Layout, Layout], w: Tens
   const bDtype = w ? floatDtype(w, `${op} weight`) : 'f32';
   // bf16 pairs need every row of B to start on a u32 boundary (even K).
   const bPairs = bDtype === 'bf16' && p.ldb % 2 === 0 && (bLayout === 'rowMajor' || p.cols % 2 === 0);
-  const tile = matmulTile(matmulVariantFor(gpu, bDtype === 'bf16' && !bPairs), p.rows, op);
+  const variant = matmulVariantFor(gpu, { bf16Elements: bDtype === 'bf16' && !bPairs, macs: p.rows * p.cols * p.depth });
+  const tile = matmulTile(variant, p.rows, op);
   const kernel = gpu.kernel(matmulKernel({ op, aLayout, bLayout, bDtype, bPairs, tile }));
   const tilesI = Math.ceil(p.rows / tile.tm);
   const tilesJ = Math.ceil(p.cols / tileCols(tile));

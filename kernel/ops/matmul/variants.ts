@@ -25,13 +25,19 @@ export function matmulVariant(gpu: Gpu): MatmulVariant {
   return gpu.software && subgroupsOf4 ? 'subgroup4' : 'plain';
 }
 
+/** Products below this many multiply-adds run the plain kernel unless a variant is forced (see matmulVariantFor). */
+export const SMALL_PRODUCT_MACS = 2 ** 22;
+
 /**
- * The variant for a product on this adapter. bf16 weights whose rows do not start on a u32 boundary (odd K) are
- * read one element at a time: that rare case always takes the plain kernel, so no big subgroup tile is compiled
- * for it.
+ * The variant for one product on this adapter. bf16 weights whose rows do not start on a u32 boundary (odd K) are
+ * read one element at a time: that rare case always takes the plain kernel. So do small products (tiny test
+ * models, classifier heads) unless a variant is forced: a big subgroup tile takes seconds to compile on SwiftShader,
+ * far more than it saves on a product of a few million multiply-adds.
  */
-export function matmulVariantFor(gpu: Gpu, bf16Elements: boolean): MatmulVariant {
-  return bf16Elements ? 'plain' : matmulVariant(gpu);
+export function matmulVariantFor(gpu: Gpu, product: { bf16Elements: boolean; macs: number }): MatmulVariant {
+  if (product.bf16Elements) return 'plain';
+  if (forced) return forced;
+  return product.macs < SMALL_PRODUCT_MACS ? 'plain' : matmulVariant(gpu);
 }
 
 /**
