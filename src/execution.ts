@@ -14,13 +14,16 @@ export async function executeCells(cells: readonly vscode.NotebookCell[], nb: vs
   controller: vscode.NotebookController, kernels: KernelManager): Promise<void> {
   // All executions up front, so that queued cells show as pending.
   const executions = cells.map((cell) => controller.createNotebookCellExecution(cell));
-  let ok = true;
-  for (const exec of executions) {
-    if (!ok) {
-      exec.end(undefined);
-      continue;
+  kernels.setInFlight(nb, cells, true);
+  try {
+    let ok = true;
+    for (const exec of executions) {
+      if (ok) ok = await runCell(exec, nb, kernels);
+      else exec.end(undefined);
+      kernels.setInFlight(nb, [exec.cell], false);
     }
-    ok = await runCell(exec, nb, kernels);
+  } finally {
+    kernels.setInFlight(nb, cells, false);
   }
 }
 
@@ -46,7 +49,10 @@ async function runInKernel(exec: vscode.NotebookCellExecution, nb: vscode.Notebo
     const kernel: KernelClient = await kernels.ensureStarted(nb);
     const done = await kernel.execute(exec.cell.document.getText(), {
       onStarted: (e) => begin(e.order, e.startTime),
-      onOutput: (output, key) => outputs.output(output, key),
+      onOutput: (output, key) => {
+        outputs.output(output, key);
+        kernels.receivedOutput(exec.cell, output);
+      },
       onStream: (name, text) => outputs.stream(name, text),
     });
     await outputs.settled();

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { KernelClient, type KernelExit } from '../kernel/client.js';
+import type { CellOutput } from '../kernel/notebook/format.js';
 import type { HostView, ReadyEvent } from '../kernel/protocol.js';
 
 export interface KernelStarted { notebook: vscode.NotebookDocument; client: KernelClient; ready: ReadyEvent }
@@ -13,18 +14,23 @@ export interface KernelStarted { notebook: vscode.NotebookDocument; client: Kern
 export class KernelManager implements vscode.Disposable {
   private readonly kernels = new Map<string, KernelClient>();
   private readonly runningCells = new Map<string, vscode.NotebookCell>();
+  private readonly cellsInFlight = new Map<string, Set<vscode.NotebookCell>>();
   private readonly started = new vscode.EventEmitter<KernelStarted>();
   private readonly stopped = new vscode.EventEmitter<vscode.NotebookDocument>();
   private readonly runningCellChanged = new vscode.EventEmitter<vscode.NotebookDocument>();
   private readonly viewRequested = new vscode.EventEmitter<{ notebook: vscode.NotebookDocument; view: HostView }>();
+  private readonly cellOutput = new vscode.EventEmitter<{ cell: vscode.NotebookCell; output: CellOutput }>();
   /** Every notification shown, newest last (the test API exposes it). */
   readonly notifications: string[] = [];
   /** A notebook's kernel said `ready` (a first start or a restart). */
   readonly onDidStart = this.started.event;
   /** A notebook's kernel process is gone (exit, crash, restart, shutdown). */
   readonly onDidStop = this.stopped.event;
+  /** A notebook's running cell, or its cells queued or running, changed. */
   readonly onDidChangeRunningCell = this.runningCellChanged.event;
   readonly onDidRequestView = this.viewRequested.event;
+  /** Every output a running cell receives from the kernel, as it arrives (progress lines included). */
+  readonly onDidReceiveOutput = this.cellOutput.event;
 
   constructor(private readonly kernelPath: string, private readonly log: vscode.LogOutputChannel) {}
 
@@ -55,6 +61,29 @@ export class KernelManager implements vscode.Disposable {
     this.runningCellChanged.fire(nb);
   }
 
+  /** Called by src/execution.ts for each output the kernel sends to a cell. */
+  receivedOutput(cell: vscode.NotebookCell, output: CellOutput): void {
+    this.cellOutput.fire({ cell, output });
+  }
+
+  /** Whether cells of the notebook are queued or running (their executions exist and have not ended). */
+  busy(nb: vscode.NotebookDocument): boolean {
+    return (this.cellsInFlight.get(nb.uri.toString())?.size ?? 0) > 0;
+  }
+
+  /** Marks cells queued (true) or ended (false); src/execution.ts calls it. */
+  setInFlight(nb: vscode.NotebookDocument, cells: readonly vscode.NotebookCell[], inFlight: boolean): void {
+    const key = nb.uri.toString();
+    const set = this.cellsInFlight.get(key) ?? new Set<vscode.NotebookCell>();
+    for (const c of cells) {
+      if (inFlight) set.add(c);
+      else set.delete(c);
+    }
+    if (set.size) this.cellsInFlight.set(key, set);
+    else this.cellsInFlight.delete(key);
+    this.runningCellChanged.fire(nb);
+  }
+
   find(uri: vscode.Uri): KernelClient | undefined {
     return this.kernels.get(uri.toString());
   }
@@ -79,7 +108,7 @@ export class KernelManager implements vscode.Disposable {
   dispose(): void {
     for (const client of this.kernels.values()) void client.kill('VS Code is closing the notebook');
     this.kernels.clear();
-    for (const e of [this.started, this.stopped, this.runningCellChanged, this.viewRequested]) e.dispose();
+    for (const e of [this.started, this.stopped, this.runningCellChanged, this.viewRequested, this.cellOutput]) e.dispose();
   }
 
   private client(nb: vscode.NotebookDocument): KernelClient {

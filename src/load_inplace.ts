@@ -12,7 +12,8 @@ import type { KernelManager } from './kernels.js';
 export interface LoadOutcome {
   /** Index of the cell that ran the load. */
   cell: number;
-  /** true: loaded; false: failed or cancelled; undefined: the cell never ran (an earlier cell failed). */
+  /** true: loaded; false: failed or cancelled while loading; undefined: the cell never ran (cancelled before it
+   *  started, or an earlier cell failed). */
   success: boolean | undefined;
   /** The first line of the cell's report, or the error's name and message. */
   message: string;
@@ -33,8 +34,14 @@ export async function loadWeightsInPlace(kernels: KernelManager, log: vscode.Log
   const cell = nb.cellAt(index);
   await vscode.window.visibleNotebookEditors.find((e) => e.notebook === nb)?.revealRange(new vscode.NotebookRange(index, index + 1));
   const name = path.basename(file.fsPath);
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `llmnb: loading ${name} in place`, cancellable: true },
+  const end = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `llmnb: loading ${name} in place`, cancellable: true },
     (progress, token) => runWithProgress(kernels, nb, cell, progress, token));
+  if (end === 'cancelled-before-start') {
+    const message = 'cancelled before it started: nothing was loaded (the %load_inplace cell is left unrun)';
+    log.info(`load in place of ${file.fsPath} into ${path.basename(nb.uri.path)}: ${message}`);
+    void kernels.notify('warning', `llmnb: load ${message}`);
+    return { cell: index, success: undefined, message };
+  }
   const outcome = outcomeOf(cell);
   log.info(`load in place of ${file.fsPath} into ${path.basename(nb.uri.path)}: ${outcome.message}`);
   if (outcome.success) void kernels.notify('info', `llmnb: ${outcome.message}`);
@@ -77,19 +84,27 @@ async function appendCell(nb: vscode.NotebookDocument, source: string): Promise<
   return index;
 }
 
+/** How a run ended: the cell ran (whatever its result), or Cancel came before it was sent to the kernel. */
+type RunEnd = 'ran' | 'cancelled-before-start';
+
 async function runWithProgress(kernels: KernelManager, nb: vscode.NotebookDocument, cell: vscode.NotebookCell,
-  progress: vscode.Progress<{ message?: string; increment?: number }>, token: vscode.CancellationToken): Promise<void> {
+  progress: vscode.Progress<{ message?: string; increment?: number }>, token: vscode.CancellationToken): Promise<RunEnd> {
+  // Other cells first: the load is sent when the kernel is idle, so that Cancel before then means "never ran".
+  if (kernels.busy(nb)) {
+    progress.report({ message: 'waiting for the running cells to finish' });
+    if (!(await idleOrCancelled(kernels, nb, token))) return 'cancelled-before-start';
+  }
+  progress.report({ message: 'starting' });
   let reported = 0;
-  progress.report({ message: kernels.runningCell(nb) ? 'waiting for the running cell to finish' : 'starting' });
-  const onOutputs = vscode.workspace.onDidChangeNotebookDocument((e) => {
-    if (!e.cellChanges.some((c) => c.cell === cell && c.outputs)) return;
-    const state = cell.outputs.map((o) => progressOf({ items: [], metadata: o.metadata ?? {} })).find((p) => p !== undefined);
+  const onOutputs = kernels.onDidReceiveOutput((e) => {
+    const state = e.cell === cell ? progressOf(e.output) : undefined;
     if (!state?.total) return;
     const percent = (100 * state.done) / state.total;
     progress.report({ message: `${state.done}/${state.total} tensors  ${state.detail}`.trim(), increment: percent - reported });
     reported = percent;
   });
-  // Cancel interrupts the kernel only while this cell runs; if it is still queued, as soon as it starts.
+  // Cancel interrupts the kernel while this cell runs (the loader stops between tensors and says which it
+  // replaced); in the moment between sending it and its start, as soon as it starts.
   let cancelRequested = false;
   const interruptIfRunning = () => {
     if (cancelRequested && kernels.runningCell(nb) === cell) kernels.interrupt(nb);
@@ -106,6 +121,22 @@ async function runWithProgress(kernels: KernelManager, nb: vscode.NotebookDocume
   } finally {
     for (const d of [onOutputs, onRunning, onCancel]) d.dispose();
   }
+  return 'ran';
+}
+
+/** Resolves true once no cell of the notebook is queued or running, false if the user cancels first. */
+function idleOrCancelled(kernels: KernelManager, nb: vscode.NotebookDocument, token: vscode.CancellationToken): Promise<boolean> {
+  return new Promise((resolve) => {
+    const finish = (idle: boolean) => {
+      for (const d of subscriptions) d.dispose();
+      resolve(idle);
+    };
+    const subscriptions = [
+      kernels.onDidChangeRunningCell((changed) => { if (changed === nb && !kernels.busy(nb)) finish(true); }),
+      token.onCancellationRequested(() => finish(false)),
+    ];
+    if (!kernels.busy(nb)) finish(true);
+  });
 }
 
 function outcomeOf(cell: vscode.NotebookCell): Omit<LoadOutcome, 'cell'> {
