@@ -1,4 +1,4 @@
-// A person with the reference model: open model-tour.llmnb, Run All, read the memory panel that `%memory --panel`
+// A person with the reference model: open reference-model.llmnb, Run All, read the memory panel that `%memory --panel`
 // opens (its table, in the dark, light and high-contrast themes), hover a parameter and read the tooltip, then run
 // "llmnb: Load Weights in Place" from the command palette, picking the checkpoint in VS Code's file dialog: once
 // cancelled midway (the notebook's last cell slows the kernel down so that the load takes seconds), once to the end.
@@ -7,9 +7,9 @@ import path from 'node:path';
 
 const CHECKPOINT = 'reference/model_bf16.safetensors';
 
-export default async function modelTour({ page, log, screenshot, workspace }) {
+export default async function referenceModel({ page, log, screenshot, workspace }) {
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-  await openNotebook(page, 'model-tour.llmnb');
+  await openNotebook(page, 'reference-model.llmnb');
   const notebook = page.locator('.notebook-editor');
   await page.locator('.notebook-toolbar-container').getByText('Run All', { exact: true }).first().click({ timeout: 30_000 });
   const pick = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'llmnb (WebGPU)' }).first();
@@ -72,6 +72,11 @@ export default async function modelTour({ page, log, screenshot, workspace }) {
     await colorTheme(page, theme);
     if (shot) await screenshot(shot);
   }
+  // Leave the workbench as the next flow expects it: the notebook reverted (the flow added cells), editors closed.
+  await focusNotebook(page);
+  await command(page, 'File: Revert File');
+  await command(page, 'View: Close All Editors');
+  await page.locator('.notebook-toolbar-container').waitFor({ state: 'detached', timeout: 10_000 });
 }
 
 /** Picks a color theme with "Preferences: Color Theme". */
@@ -131,6 +136,11 @@ async function memoryPanelFrame(page) {
   throw new Error('the memory panel never opened');
 }
 
+/** Makes the notebook the active editor (its tab), for the commands' when-clauses. */
+async function focusNotebook(page) {
+  await page.getByRole('tab', { name: /^reference-model\.llmnb/ }).click();
+}
+
 /** Runs a command from the palette (the notebook keeps focus for the when-clauses). */
 async function command(page, title) {
   await page.keyboard.press('F1');
@@ -146,7 +156,7 @@ async function command(page, title) {
  *  in the notebook's folder): into reference/, pick the file, accept. */
 async function runLoadCommand(page) {
   await page.mouse.move(700, 850);
-  await page.locator('.notebook-editor .view-line', { hasText: '%memory --panel' }).first().click();
+  await focusNotebook(page);
   await command(page, 'llmnb: Load Weights in Place');
   const dialog = page.locator('.quick-input-widget', { hasText: /Checkpoint to stream/ });
   await dialog.waitFor({ timeout: 10_000 });
