@@ -11,3 +11,5 @@ node scripts/run-unit-tests.mjs
 echo "[test] integration tests (a real VS Code extension host: VS Code server + headless Chromium)"
 bash scripts/setup-vscode-server.sh
 node scripts/run-vscode-tests.mjs
+echo "[test] UI flows (Playwright drives the workbench like a person: Run All, hover, memory panel, Load Weights in Place; screenshots in test/artifacts/ui/)"
+node scripts/run-vscode-tests.mjs --ui
