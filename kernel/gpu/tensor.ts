@@ -1,6 +1,7 @@
 // Tensors: a shape, a dtype and GPU storage. bf16 is stored packed, two elements per u32 (element i in the
 // low half of word i/2 when i is even), and widened to f32 in WGSL. A tensor larger than the device's
 // maximum buffer is split by rows (dim 0) into parts; each part is its own buffer.
+import { types } from 'node:util';
 import { ShapeMismatchError } from '../errors.js';
 import type { MemoryTag, TrackedBuffer } from './allocator.js';
 import { bf16ArrayToF32, f32ArrayToBf16 } from './bf16.js';
@@ -130,9 +131,10 @@ export class Tensor {
     if (data.length !== this.numel) throw new ShapeMismatchError(`write of ${data.length} values into ${fmtShape(this.shape)} (${this.numel})`);
     const expected = { f32: 'Float32Array', bf16: 'Float32Array or Uint16Array (bf16 bits)', u32: 'Uint32Array' }[this.dtype];
     let raw: Float32Array | Uint16Array | Uint32Array;
-    if (this.dtype === 'bf16' && data instanceof Float32Array) raw = f32ArrayToBf16(data);
-    else if ((this.dtype === 'f32' && data instanceof Float32Array) || (this.dtype === 'bf16' && data instanceof Uint16Array)
-      || (this.dtype === 'u32' && data instanceof Uint32Array)) raw = data;
+    // util.types, not instanceof: notebook cells build their typed arrays in their own realm (vm context).
+    if (this.dtype === 'bf16' && types.isFloat32Array(data)) raw = f32ArrayToBf16(data);
+    else if ((this.dtype === 'f32' && types.isFloat32Array(data)) || (this.dtype === 'bf16' && types.isUint16Array(data))
+      || (this.dtype === 'u32' && types.isUint32Array(data))) raw = data;
     else throw new TypeError(`${this.dtype} tensor written with a ${data.constructor.name}; expected ${expected}`);
     const rowElems = this.numel / Math.max(1, this.shape[0] ?? 1);
     for (const p of this.parts) {
