@@ -31,7 +31,7 @@ function run(cmd, args) {
 run(process.execPath, ['scripts/build.mjs']);
 // LICENSE and repository: the manifest names the license (MIT); vsce would otherwise stop to ask.
 run(process.execPath, [path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--target', TARGET,
-  '--readme-path', 'README.marketplace.md', '--changelog-path', 'CHANGELOG.md', '--skip-license', '--allow-missing-repository',
+  '--readme-path', 'README.marketplace.md', '--changelog-path', 'CHANGELOG.md', '--allow-missing-repository',
   '--out', vsix]);
 const bytes = fs.statSync(vsix).size;
 console.log(`${path.relative(root, vsix)}: ${(bytes / 1024 / 1024).toFixed(2)} MiB`);

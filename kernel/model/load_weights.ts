@@ -123,7 +123,9 @@ export async function loadFromCheckpoint(model: LlamaModel, ckpt: Checkpoint, op
   const bytesTotal = items.reduce((s, it) => s + it.entry.bytes, 0);
   const t0 = performance.now();
   const report: LoadReport = { path: ckpt.path, format: ckpt.format, loaded: [], kept, ignored, cast: [], bytes: 0, seconds: 0 };
-  const staging = new StagingArea(model.gpu, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  // No bigger than the largest tensor (in its file or GPU dtype, whichever is wider): small models stay small.
+  const largest = items.reduce((m, it) => Math.max(m, it.entry.bytes, it.param.allocatedBytes), 0);
+  const staging = new StagingArea(model.gpu, Math.min(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, Math.max(8, Math.ceil(largest / 8) * 8)));
   try {
     for (const { param, entry, cast } of items) {
       try {

@@ -78,7 +78,8 @@ export async function saveModel(model: LlamaModel, target: string, opts: SaveOpt
   const seconds = () => (performance.now() - t0) / 1000;
   let done = 0;
   let bytesDone = 0;
-  const staging = new StagingArea(model.gpu, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  const largest = params.reduce((m, p) => Math.max(m, p.allocatedBytes), 0);
+  const staging = new StagingArea(model.gpu, Math.min(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, Math.max(8, Math.ceil(largest / 8) * 8)));
   try {
     await writeSafetensors(file, specs, async (spec, writer) => {
       try {

@@ -9,9 +9,15 @@ import { ConfigError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 
+type TokenizerJson = { added_tokens?: { id: number; content: string }[]; model?: { vocab?: Record<string, number> } };
+
 export class LlamaTokenizer {
+  /** Building the BPE tables takes seconds for the 128k Llama 3 vocabulary: done on the first encode/decode. */
+  private built: Tokenizer | null = null;
+
   private constructor(
-    private readonly tok: Tokenizer,
+    private readonly json: TokenizerJson,
+    private readonly config: object,
     /** Where the vocabulary came from (a file path). */
     readonly source: string,
     readonly bosId: number | null,
@@ -31,7 +37,7 @@ export class LlamaTokenizer {
   static async fromFile(file: string): Promise<LlamaTokenizer> {
     const cached = cache.get(file);
     if (cached) return cached;
-    let json: { added_tokens?: { id: number; content: string }[]; model?: { vocab?: Record<string, number> } };
+    let json: TokenizerJson;
     try {
       json = JSON.parse(await fs.promises.readFile(file, 'utf8'));
     } catch (e) {
@@ -39,14 +45,18 @@ export class LlamaTokenizer {
     }
     const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
     const cfg = fs.existsSync(cfgFile) ? JSON.parse(await fs.promises.readFile(cfgFile, 'utf8')) : {};
-    const tok = new Tokenizer(json, cfg);
     const added = json.added_tokens ?? [];
     const bos = added.find((t) => t.content === '<|begin_of_text|>' || t.content === '<s>')?.id ?? null;
     const ids = [...Object.values(json.model?.vocab ?? {}), ...added.map((t) => t.id)];
     // A loop, not Math.max(...ids): 128k spread arguments overflow the call stack.
-    const t = new LlamaTokenizer(tok, file, bos, ids.reduce((m, id) => Math.max(m, id + 1), 0));
+    const t = new LlamaTokenizer(json, cfg, file, bos, ids.reduce((m, id) => Math.max(m, id + 1), 0));
     cache.set(file, t);
     return t;
+  }
+
+  private get tok(): Tokenizer {
+    this.built ??= new Tokenizer(this.json, this.config);
+    return this.built;
   }
 
   /** Token ids of `text`, with BOS first unless `bos` is false or the vocabulary has none. */

