@@ -69,7 +69,11 @@ export async function saveModel(model: LlamaModel, target: string, opts: SaveOpt
     throw new UsageError(`${notLoaded.length} of ${params.length} tensors hold no values (an empty model): ${listSome(notLoaded)}`,
       'Load weights first (%load_inplace PATH, or %load_model without --empty).');
   }
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const dir = path.dirname(path.resolve(file));
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new UsageError(`cannot save into ${dir}: a file has that name`, 'Choose another folder name, or name the file *.safetensors.');
+  }
+  fs.mkdirSync(dir, { recursive: true });
   const specs: TensorSpec[] = params.map((p) => ({ name: p.name, dtype: FILE_DTYPE[p.dtype], shape: p.shape }));
   const head = headDeclaration(model.head);
   const metadata: Record<string, string> = { format: 'pt', ...(head ? { [HEAD_METADATA_KEY]: JSON.stringify(head) } : {}) };
