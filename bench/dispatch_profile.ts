@@ -8,7 +8,7 @@ import type { Params } from '../kernel/gpu/params.js';
 import type { Kernel } from '../kernel/gpu/pipelines.js';
 import { timeOnce } from './harness.js';
 
-interface Recorded {
+export interface RecordedDispatch {
   kernel: Kernel;
   buffers: GPUBuffer[];
   params: Params | null;
@@ -24,23 +24,32 @@ export interface DispatchTime {
   cpuMs: number;
 }
 
-/**
- * Runs `step` once while recording its dispatches, then times each recorded dispatch alone: repeated in one submit
- * until a replay takes about `targetMs` (so the wait for the GPU is a small part of it), best of `rounds` replays.
- */
-export async function profileDispatches(gpu: Gpu, step: () => Promise<void>, targetMs: number, rounds: number): Promise<DispatchTime[]> {
-  const recorded: Recorded[] = [];
+export interface DispatchRecorder {
+  /** Stops recording; returns what was dispatched since the start, in order. */
+  stop(): RecordedDispatch[];
+}
+
+/** Starts recording every dispatch of `gpu` (they still run as usual). */
+export function recordDispatches(gpu: Gpu): DispatchRecorder {
+  const recorded: RecordedDispatch[] = [];
   const dispatch = gpu.dispatch.bind(gpu);
   gpu.dispatch = (kernel, buffers, params, workgroups) => {
-    recorded.push({ kernel, buffers: [...buffers], params, workgroups: [...workgroups] as Recorded['workgroups'] });
+    recorded.push({ kernel, buffers: [...buffers], params, workgroups: [...workgroups] as RecordedDispatch['workgroups'] });
     dispatch(kernel, buffers, params, workgroups);
   };
-  try {
-    await step();
-    await gpu.sync();
-  } finally {
-    gpu.dispatch = dispatch;
-  }
+  return {
+    stop() {
+      gpu.dispatch = dispatch;
+      return recorded;
+    },
+  };
+}
+
+/**
+ * Times each recorded dispatch alone: repeated in one submit until a replay takes about `targetMs` (so the wait for
+ * the GPU is a small part of it), best of `rounds` replays. Every buffer the dispatches bind must still exist.
+ */
+export async function replayDispatches(gpu: Gpu, recorded: RecordedDispatch[], targetMs: number, rounds: number): Promise<DispatchTime[]> {
   const out: DispatchTime[] = [];
   for (const r of recorded) {
     const replay = (repeats: number) => timeOnce(gpu, () => {
@@ -55,9 +64,22 @@ export async function profileDispatches(gpu: Gpu, step: () => Promise<void>, tar
       ms = Math.min(ms, t.ms / repeats);
       cpuMs = Math.min(cpuMs, t.cpuMs / repeats);
     }
-    out.push({ kernel: r.kernel.name, workgroups: r.workgroups.reduce<number>((a, b) => a * (b ?? 1), 1), ms, cpuMs });
+    out.push({ kernel: r.kernel.name, workgroups: r.workgroups.reduce<number>((x, y) => x * (y ?? 1), 1), ms, cpuMs });
   }
   return out;
+}
+
+/** Runs `step` once while recording its dispatches, then replays each alone (replayDispatches). */
+export async function profileDispatches(gpu: Gpu, step: () => Promise<void>, targetMs: number, rounds: number): Promise<DispatchTime[]> {
+  const recorder = recordDispatches(gpu);
+  let recorded: RecordedDispatch[];
+  try {
+    await step();
+    await gpu.sync();
+  } finally {
+    recorded = recorder.stop();
+  }
+  return replayDispatches(gpu, recorded, targetMs, rounds);
 }
 
 /** Totals per pipeline (kernel key), largest first. */

@@ -2,24 +2,29 @@
 // final norm + the head trainable, AdamW lr 5e-5, weight decay 0.1) through llmnb's trainer, on the demo preset
 // and the Llama 3 8B-shaped model with 2 blocks (bench/models.ts), against the same recipe in PyTorch f32 and bf16
 // (bench/llama_torch.py) when torch is importable.
-// Usage: node --import tsx bench/train.ts [--models demo,8b-2] [--steps N] [--no-torch]
+// Usage: node --import tsx bench/train.ts [--models demo,8b-2] [--steps N] [--torch-steps N] [--no-torch] [--profile]
 //          [--demo-batch 8] [--demo-length 256] [--8b-2-batch 1] [--8b-2-length 128]
 //
 // One warm-up step (pipelines compile, gradient and optimizer buffers are touched for the first time), then N timed
 // steps; before each timed step a forward pass of the same batch (hidden states, the head at the last tokens,
 // readback: what evaluation runs) is timed too, so both see the same load. Printed: training tokens/s, peak
-// allocator bytes by kind (the trainer's report), and the measured ratio (step time / forward time) next to the
-// FLOP ratio (n + 2k) / n for k trainable of n blocks. Best of the steps, by wall time and, on a software adapter,
-// by CPU time (harness.ts). Appends one JSON line to bench/results/train.jsonl; exits 1 if the ratio is off by more
-// than 15%.
+// allocator bytes by kind (as the trainer reports them), and the measured ratio (step time / forward time) next to
+// the FLOP ratio (n + 2k) / n for k trainable of n blocks; also the ratio without the step's per-parameter work
+// (zeroing gradients, AdamW: memory-bound, independent of the batch; timed alone before training), which is what
+// the FLOP ratio counts. Best of the steps, by wall time and, on a software adapter,
+// by CPU time (harness.ts). With --profile, one more step is broken down per dispatch (dispatch_profile.ts).
+// Appends one JSON line to bench/results/train.jsonl; exits 1 if the ratio is off by more than 15%.
 import os from 'node:os';
 import path from 'node:path';
+import { CancelledError } from '../kernel/errors.js';
 import { Gpu } from '../kernel/gpu/context.js';
+import { Tensor } from '../kernel/gpu/tensor.js';
 import { formatBytes } from '../kernel/gpu/format.js';
-import { MEMORY_KINDS } from '../kernel/gpu/allocator.js';
+import { MEMORY_KINDS, type MemoryKind } from '../kernel/gpu/allocator.js';
 import { replaceHead } from '../kernel/model/head.js';
 import type { LlamaModel } from '../kernel/model/llama.js';
-import { ADAMW_DEFAULTS } from '../kernel/train/adamw.js';
+import { ADAMW_DEFAULTS, AdamWState, adamwStep } from '../kernel/train/adamw.js';
+import { selectTrainable } from '../kernel/train/trainable.js';
 import { makeBatch, type TokenizedExamples } from '../kernel/train/batches.js';
 import { train, type TrainReport } from '../kernel/train/trainer.js';
 import {
@@ -28,14 +33,16 @@ import {
 import { BENCH_MODELS, benchModel, benchModelDir, describeConfig, randomIds, type BenchModelName } from './models.js';
 import { trainingFlopRatio } from './stats.js';
 import { runTorch, torchUnavailable, type TorchDtype } from './torch_peer.js';
+import { recordDispatches, replayDispatches, sumByKernel, type DispatchRecorder, type DispatchTime } from './dispatch_profile.js';
 
 const LR = 5e-5;
 const CLASSES = 2;
 /** Acceptance: measured (step / forward) within this fraction of the FLOP ratio. */
 const RATIO_TOLERANCE = 0.15;
-const DEFAULT_SHAPE: Record<BenchModelName, { batch: number; length: number }> = {
-  'demo': { batch: 8, length: 256 },
-  '8b-2': { batch: 1, length: 128 },
+/** Per model: batch and length, and PyTorch's timed steps (an 8B-shaped f32 step takes minutes here). */
+const DEFAULTS: Record<BenchModelName, { batch: number; length: number; torchSteps: number }> = {
+  'demo': { batch: 8, length: 256, torchSteps: 3 },
+  '8b-2': { batch: 1, length: 128, torchSteps: 1 },
 };
 
 interface TorchTrain {
@@ -59,12 +66,17 @@ interface ModelResult {
   forward: Timing;
   losses: number[];
   peakBytes: TrainReport['peakBytes'];
+  profile: ReturnType<typeof sumByKernel> | null;
+  /** Zeroing the gradients and the AdamW update of every trainable tensor, timed alone (see timePerParameterWork). */
+  perParameter: Timing;
   flopRatio: number;
+  /** step / forward, and (step - perParameter) / forward, by the acceptance basis. */
   ratio: number;
-  cpuRatio: number;
+  forwardBackwardRatio: number;
   torch: TorchTrain[];
   torchSkipped: string | null;
-  acceptance: { ratioWithin: boolean; basis: 'wall' | 'cpu' };
+  /** Judged by CPU time on a software adapter, by wall time on a GPU. */
+  acceptance: { basis: 'wall' | 'cpu'; ratioWithin: boolean; forwardBackwardWithin: boolean };
 }
 
 const log = (line: string) => console.log(line);
@@ -72,6 +84,7 @@ const steps = Number(argValue('--steps') ?? 3);
 const models = (argValue('--models') ?? BENCH_MODELS.join(',')).split(',') as BenchModelName[];
 for (const m of models) if (!BENCH_MODELS.includes(m)) throw new Error(`--models: unknown model ${m} (have ${BENCH_MODELS.join(', ')})`);
 const cores = os.cpus().length;
+const profiling = process.argv.includes('--profile');
 
 const gpu = await Gpu.open();
 const info = runInfo(gpu);
@@ -89,8 +102,9 @@ process.exit(results.every((r) => r.acceptance.ratioWithin) ? 0 : 1);
 
 async function benchOne(name: BenchModelName): Promise<ModelResult> {
   log(`\n== ${name} ==`);
-  const batch = Number(argValue(`--${name}-batch`) ?? DEFAULT_SHAPE[name].batch);
-  const length = Number(argValue(`--${name}-length`) ?? DEFAULT_SHAPE[name].length);
+  const batch = Number(argValue(`--${name}-batch`) ?? DEFAULTS[name].batch);
+  const length = Number(argValue(`--${name}-length`) ?? DEFAULTS[name].length);
+  const torchSteps = Number(argValue('--torch-steps') ?? DEFAULTS[name].torchSteps);
   const model = await benchModel(gpu, name, log);
   const c = model.config;
   if (length > c.contextLength) throw new Error(`--${name}-length ${length} exceeds the model's context (${c.contextLength})`);
@@ -103,28 +117,46 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   };
   const forwardOnce = forwardOf(model, data);
   await timeOnce(gpu, forwardOnce); // warm-up: compiles the forward's pipelines
+  const perParameter = await timePerParameterWork(model, steps);
 
   const forwards: Timing[] = [];
   const stepTimes: Timing[] = [];
   const losses: number[] = [];
   let cpuAtStep = process.cpuUsage();
   let stepIndex = 0;
-  const report = await train(model, {
-    data, length: { steps: steps + 1 }, batchSize: batch, gradAccum: 1, trainable: 'last-block',
-    optimizer: ADAMW_DEFAULTS, schedule: { kind: 'constant', lr: LR }, clipNorm: null, shuffle: false, seed: 0,
-    gradCheckpoint: false, padId: 0,
-    // Called before each optimizer step: after the warm-up step, time a forward of the same batch first.
-    checkpoint: async () => {
-      if (stepIndex++ > 0) forwards.push(await timeOnce(gpu, forwardOnce));
-      cpuAtStep = process.cpuUsage();
-    },
-    onStep: (r) => {
-      const cpu = process.cpuUsage(cpuAtStep);
-      losses.push(r.loss);
-      if (r.step > 1) stepTimes.push({ ms: r.seconds * 1000, cpuMs: (cpu.user + cpu.system) / 1000 });
-      log(`  step ${r.step}${r.step === 1 ? ' (warm-up)' : ''}: ${(r.seconds * 1000).toFixed(0)} ms, loss ${r.loss.toFixed(4)}`);
-    },
-  });
+  // --profile: one more step is recorded dispatch by dispatch, and replayed before the step after it (the last
+  // point where the run's gradient and optimizer buffers still exist), which then stops the run.
+  let recorder: DispatchRecorder | null = null;
+  let profile: DispatchTime[] | null = null;
+  try {
+    await train(model, {
+      data, length: { steps: steps + 1 + (profiling ? 2 : 0) }, batchSize: batch, gradAccum: 1, trainable: 'last-block',
+      optimizer: ADAMW_DEFAULTS, schedule: { kind: 'constant', lr: LR }, clipNorm: null, shuffle: false, seed: 0,
+      gradCheckpoint: false, padId: 0,
+      // Called before each optimizer step: after the warm-up step, time a forward of the same batch first.
+      checkpoint: async () => {
+        const index = stepIndex++;
+        if (recorder) {
+          log('  replaying the recorded step dispatch by dispatch ...');
+          profile = await replayDispatches(gpu, recorder.stop(), 20, 1);
+          throw new CancelledError('profile taken');
+        }
+        if (index >= 1 && index <= steps) forwards.push(await timeOnce(gpu, forwardOnce));
+        if (profiling && index === steps + 1) recorder = recordDispatches(gpu);
+        cpuAtStep = process.cpuUsage();
+      },
+      onStep: (r) => {
+        const cpu = process.cpuUsage(cpuAtStep);
+        losses.push(r.loss);
+        if (r.step > 1 && r.step <= steps + 1) stepTimes.push({ ms: r.seconds * 1000, cpuMs: (cpu.user + cpu.system) / 1000 });
+        const what = r.step === 1 ? ' (warm-up)' : r.step > steps + 1 ? ' (recorded for the profile)' : '';
+        log(`  step ${r.step}${what}: ${(r.seconds * 1000).toFixed(0)} ms, loss ${r.loss.toFixed(4)}`);
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof CancelledError && profile)) throw e;
+  }
+  const peakBytes = peaksByKind();
   model.dispose();
   gpu.pool.trim();
 
@@ -132,24 +164,59 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   if (!torchSkip) {
     for (const dtype of ['f32', 'bf16'] as const) {
       log(`PyTorch ${dtype} ...`);
-      torch.push(runTorch<TorchTrain>('train', benchModelDir(name), dtype, { ids, labels, classes: CLASSES, lr: LR, steps }));
+      torch.push(runTorch<TorchTrain>('train', benchModelDir(name), dtype, { ids, labels, classes: CLASSES, lr: LR, steps: torchSteps }));
     }
   }
   const step = minTiming(stepTimes);
   const forward = minTiming(forwards);
   const flopRatio = trainingFlopRatio(c.numLayers, 1);
-  const ratio = step.ms / forward.ms;
-  const cpuRatio = step.cpuMs / forward.cpuMs;
   // On a software adapter other processes share the "GPU": CPU time is the steadier measure of the work.
   const basis = info.software ? 'cpu' : 'wall';
-  const judged = basis === 'cpu' ? cpuRatio : ratio;
+  const ratioOf = (t: Timing) => (basis === 'cpu' ? t.cpuMs / forward.cpuMs : t.ms / forward.ms);
+  const forwardBackward = { ms: step.ms - perParameter.ms, cpuMs: step.cpuMs - perParameter.cpuMs };
+  const ratio = ratioOf(step);
+  const forwardBackwardRatio = ratioOf(forwardBackward);
+  const within = (v: number) => Math.abs(v / flopRatio - 1) <= RATIO_TOLERANCE;
   const result: ModelResult = {
-    model: name, config: describeConfig(name, c), blocks: c.numLayers, batch, length, tokens: batch * length, step, forward, losses,
-    peakBytes: report.peakBytes, flopRatio, ratio, cpuRatio, torch, torchSkipped: torchSkip,
-    acceptance: { ratioWithin: Math.abs(judged / flopRatio - 1) <= RATIO_TOLERANCE, basis },
+    model: name, config: describeConfig(name, c), blocks: c.numLayers, batch, length, tokens: batch * length, step, forward,
+    perParameter, losses, peakBytes, profile: profile && sumByKernel(profile), flopRatio, ratio, forwardBackwardRatio,
+    torch, torchSkipped: torchSkip,
+    acceptance: { basis, ratioWithin: within(ratio), forwardBackwardWithin: within(forwardBackwardRatio) },
   };
   printModel(result);
   return result;
+}
+
+/**
+ * What a step costs per trainable parameter, whatever the batch: zeroing the gradients and the AdamW update (the
+ * trainer's own calls), on fresh zero gradients and state with lr 0, so the weights stay as they are. Timed alone
+ * before training (best of `rounds` after a warm-up), then freed.
+ */
+async function timePerParameterWork(model: LlamaModel, rounds: number): Promise<Timing> {
+  const { params } = selectTrainable(model, 'last-block');
+  const grads = params.map((p) => Tensor.alloc(gpu, p.shape, 'f32', { layer: p.layer, tensor: `${p.name}:grad (timing)`, kind: 'grads' }));
+  const states = params.map((p) => AdamWState.create(gpu, { tensor: p.tensor, name: p.name, layer: p.layer }));
+  let t = 0;
+  const run = () => {
+    t++;
+    for (const g of grads) for (const part of g.parts) gpu.clear(part.buf.buffer);
+    params.forEach((p, i) => adamwStep(gpu, states[i], p.tensor, grads[i], t, { ...ADAMW_DEFAULTS, lr: 0 }));
+  };
+  const times: Timing[] = [];
+  for (let r = 0; r <= rounds; r++) {
+    const time = await timeOnce(gpu, run);
+    if (r > 0) times.push(time);
+  }
+  for (const x of [...grads, ...states]) x.dispose();
+  return minTiming(times);
+}
+
+/** Peak allocator bytes per kind since the trainer's resetPeak (what TrainReport.peakBytes holds). */
+function peaksByKind(): TrainReport['peakBytes'] {
+  const snap = gpu.allocator.snapshot();
+  const out = { weights: 0, grads: 0, optimizer: 0, activations: 0, staging: 0, other: 0, total: snap.peakBytes };
+  for (const [k, v] of Object.entries(snap.kinds)) out[k as MemoryKind] = v.peakBytes;
+  return out;
 }
 
 /** The forward pass evaluation runs on a batch: hidden states, the head at each last token, readback. */
@@ -173,7 +240,7 @@ function printModel(r: ModelResult): void {
   const ours = rates(r.tokens, r.step, cores);
   const ourRow = ['llmnb', fmt(r.step.ms, 0), fmt(ours.perSecond, 1)];
   if (cpuCols) ourRow.push(fmt(ours.cpuEstPerSecond, 1));
-  ourRow.push(fmt(r.forward.ms, 0), fmt(r.ratio, 2) + (cpuCols ? ` (cpu ${fmt(r.cpuRatio, 2)})` : ''));
+  ourRow.push(fmt(r.forward.ms, 0), fmt(r.step.ms / r.forward.ms, 2) + (cpuCols ? ` (cpu ${fmt(r.step.cpuMs / r.forward.cpuMs, 2)})` : ''));
   const rows = [ourRow];
   for (const t of r.torch) {
     const theirs = rates(t.tokens, t.step, Math.min(t.threads, cores));
@@ -186,7 +253,20 @@ function printModel(r: ModelResult): void {
   for (const t of r.torch) log(`llmnb / torch ${t.dtype} training tokens/s: ${fmt(t.step.ms / r.step.ms, 2)}`);
   const kinds = MEMORY_KINDS.filter((k) => r.peakBytes[k] > 0).map((k) => `${k} ${formatBytes(r.peakBytes[k])}`);
   log(`peak allocator bytes: ${formatBytes(r.peakBytes.total)} (${kinds.join(', ')}; peaks per kind need not coincide)`);
-  log(`step / forward ${fmt(r.acceptance.basis === 'cpu' ? r.cpuRatio : r.ratio, 2)} (${r.acceptance.basis} time) vs FLOP ratio (n + 2k) / n = ${fmt(r.flopRatio, 2)} ` +
-    `(n ${r.blocks}, k 1) -> within ${100 * RATIO_TOLERANCE}%: ${r.acceptance.ratioWithin ? 'yes' : 'NO'}`);
+  const p = r.perParameter;
+  log(`per-parameter work in a step (zeroing gradients + AdamW, timed alone): ${fmt(p.ms, 0)} ms (cpu ${fmt(p.cpuMs, 0)} ms), ` +
+    `${fmt(100 * (r.acceptance.basis === 'cpu' ? p.cpuMs / r.step.cpuMs : p.ms / r.step.ms))}% of the step`);
+  const by = r.acceptance.basis === 'cpu' ? 'CPU time (software adapter: the machine is shared)' : 'wall time';
+  const verdict = (ok: boolean) => (ok ? 'yes' : 'NO');
+  log(`acceptance by ${by}, FLOP ratio (n + 2k) / n = ${fmt(r.flopRatio, 2)} (n ${r.blocks}, k 1), within ${100 * RATIO_TOLERANCE}%: ` +
+    `step / forward ${fmt(r.ratio, 2)} ${verdict(r.acceptance.ratioWithin)}; ` +
+    `(step - per-parameter work) / forward ${fmt(r.forwardBackwardRatio, 2)} ${verdict(r.acceptance.forwardBackwardWithin)}`);
+  if (r.profile) {
+    const total = r.profile.reduce((sum, k) => sum + k.ms, 0);
+    log(`\none training step's dispatches, each replayed alone: ${fmt(total, 0)} ms in all`);
+    printTable(['kernel', 'dispatches', 'ms', 'cpu ms', 'share'], r.profile.map((k) => [
+      k.kernel, String(k.count), fmt(k.ms, 1), fmt(k.cpuMs, 1), `${fmt(100 * k.ms / total)}%`,
+    ]));
+  }
   if (r.torchSkipped) log(`PyTorch peer skipped: ${r.torchSkipped}`);
 }
