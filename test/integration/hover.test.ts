@@ -3,7 +3,7 @@
 // model's dtype; parameter names in magic lines; nothing without a kernel; answers while a cell runs.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { appendCell, cellText, executeCell, finished, openNotebook, runCell, waitFor } from './helpers.js';
+import { appendCell, cellText, executeCell, finished, mimes, openNotebook, runCell, waitFor } from './helpers.js';
 
 /** The text of the hovers at `column` of the first line of cell `index`. */
 async function hoverAt(nb: vscode.NotebookDocument, index: number, column: number): Promise<string> {
@@ -37,6 +37,16 @@ suite('hovers', () => {
     assert.match(text, /weights of block\.0 · frozen · resident on the GPU/);
     assert.match(await hover(nb, 'model.layers[0].mlp', 'mlp'), /3 parameter tensors[\s\S]*bf16 · 72 KiB \(73728 bytes\)/);
     assert.equal(await hover(nb, 'model.parameters()[0]', '0'), '', 'no calls');
+  });
+
+  test('%tensors lists the reference model\'s tensors with their dtypes and shapes', async () => {
+    const cell = await runCell(nb, '%tensors model.layers.0.*');
+    assert.equal(cell.executionSummary?.success, true, cellText(cell));
+    const text = cellText(cell);
+    assert.match(text, /model\.layers\.0\.self_attn\.q_proj\.weight\s+bf16\s+\[64, 64\]\s+8192\s+weights/);
+    assert.match(text, /model\.layers\.0\.self_attn\.k_proj\.weight\s+bf16\s+\[32, 64\]\s+4096\s+weights/);
+    assert.match(text, /model\.layers\.0\.mlp\.down_proj\.weight\s+bf16\s+\[64, 192\]\s+24576\s+weights/);
+    assert.ok(mimes(cell).includes('application/vnd.apache.arrow.file'), 'an Arrow table output');
   });
 
   test('parameter names in magics and strings, globs', async () => {
