@@ -81,15 +81,14 @@ function validate(s: MatmulKernelSpec): void {
   }
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-function generate(s: MatmulKernelSpec): string {
-  const { tm, cn, lanes, wg } = s.tile;
-  const bStorage = s.bDtype === 'bf16' ? 'u32' : 'f32';
-  const accs = range(tm).flatMap((i) => range(cn).map((c) => `var acc${i}_${c} = 0.0;`));
-  return /* wgsl */ `${lanes === 4 ? 'enable subgroups;\n' : ''}${BF16}${LINEAR_WORKGROUP}
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<${bStorage}>;
+/**
+ * WGSL both matmul generators share (tiled.ts, workgroup_tiled.ts): the bindings (a, b, bias, c, params P),
+ * `b_elem(e)` for one bf16 element of B, and `put(i, j, v)`, which stores C(i, j) with the flags applied and skips
+ * elements outside rows x cols. Needs BF16 in the module.
+ */
+export function matmulIo(bDtype: DType): string {
+  return /* wgsl */ `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<${bDtype === 'bf16' ? 'u32' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> bias: array<u32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 struct P { ${PARAM_FIELDS.map((f) => `${f}: u32`).join(', ')} }
@@ -100,7 +99,7 @@ fn bias_at(j: u32) -> f32 {
   let w = bias[j >> 1u];
   return select(bf16_hi(w), bf16_lo(w), (j & 1u) == 0u);
 }
-${s.bDtype === 'bf16' ? `fn b_elem(e: u32) -> f32 {
+${bDtype === 'bf16' ? `fn b_elem(e: u32) -> f32 {
   let w = b[e >> 1u];
   return select(bitcast<f32>(w & 0xffff0000u), bitcast<f32>(w * 65536u), (e & 1u) == 0u);
 }` : ''}
@@ -113,7 +112,16 @@ fn put(i: u32, j: u32, v: f32) {
   if ((p.flags & ${FLAG_ROUND_BF16}u) != 0u) { r = bf16_round(r); }
   c[at] = r;
 }
+`;
+}
 
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+function generate(s: MatmulKernelSpec): string {
+  const { tm, cn, lanes, wg } = s.tile;
+  const accs = range(tm).flatMap((i) => range(cn).map((c) => `var acc${i}_${c} = 0.0;`));
+  return /* wgsl */ `${lanes === 4 ? 'enable subgroups;\n' : ''}${BF16}${LINEAR_WORKGROUP}
+${matmulIo(s.bDtype)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         ${lanes === 4 ? '@builtin(subgroup_invocation_id) lane: u32' : '@builtin(local_invocation_index) lane: u32'}) {
