@@ -13,7 +13,8 @@ import { Gpu } from '../kernel/gpu/context.js';
 import { Params } from '../kernel/gpu/params.js';
 import { Tensor, type DType } from '../kernel/gpu/tensor.js';
 import { linear, linearGradInput, linearGradWeight } from '../kernel/ops/linear.js';
-import { MATMUL_VARIANTS, forceMatmulVariant, matmulVariant, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
+import { matmulClassesFor, tuneMatmuls } from '../kernel/ops/matmul/autotune.js';
+import { candidateVariants, defaultVariant, forceMatmulVariant, rowsClass, tunedVariant, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
 
 /** `products`: how many products one run performs (small ones repeat so that a run lasts long enough to time). */
 interface Case { name: string; flops: number; products: number; run: () => void | Promise<void> }
@@ -21,10 +22,16 @@ interface Row { name: string; ms: number; gflops: number; cpuGflops: number }
 interface Timing { ms: number; cpuMs: number }
 
 const SHAPES = [[128, 4096, 4096], [1, 4096, 4096]] as const;
-const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 3);
+const roundsAt = process.argv.indexOf('--rounds');
+const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 3;
+if (!(rounds >= 1)) throw new Error('--rounds takes a positive count');
 
 const gpu = await Gpu.open();
-const defaultVariant = matmulVariant(gpu);
+// The autotune's choices (measured now, or read from its cache) pick the variant of the backward products.
+gpu.onNotice = (text) => console.log(text);
+await tuneMatmuls(gpu, matmulClassesFor('bf16', true));
+const dxVariant = tunedVariant(gpu, { op: 'dx', bDtype: 'bf16', rows: 'many' }) ?? defaultVariant(gpu, { rows: 'many' });
+const dwVariant = tunedVariant(gpu, { op: 'dw', bDtype: 'f32', rows: 'many' }) ?? defaultVariant(gpu, { rows: 'many' });
 const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 const tag = (tensor: string) => ({ layer: 'bench', tensor, kind: 'other' as const });
 
@@ -40,7 +47,7 @@ weights.f32.write(wData);
 for (const [M] of SHAPES) {
   const x = Tensor.alloc(gpu, [M, K], 'f32', tag('x'));
   x.write(rand(M * K));
-  for (const variant of MATMUL_VARIANTS) {
+  for (const variant of candidateVariants(gpu, { rows: rowsClass(M) })) {
     for (const dtype of ['bf16', 'f32'] as const) {
       cases.push(ours(`linear ${variant} ${dtype} W (${M},${K},${N})`, variant, 2 * M * K * N, () => linear(gpu, x, weights[dtype]).dispose()));
     }
@@ -49,8 +56,8 @@ for (const [M] of SHAPES) {
     const dy = Tensor.alloc(gpu, [M, N], 'f32', tag('dy'));
     dy.write(rand(M * N));
     const dw = Tensor.alloc(gpu, [N, K], 'f32', tag('dw'));
-    cases.push(ours(`linearGradInput ${defaultVariant} bf16 W (${M},${K},${N})`, defaultVariant, 2 * M * K * N, () => linearGradInput(gpu, dy, weights.bf16).dispose()));
-    cases.push(ours(`linearGradWeight ${defaultVariant} f32 (${M},${K},${N})`, defaultVariant, 2 * M * K * N, () => linearGradWeight(gpu, dy, x, dw)));
+    cases.push(ours(`linearGradInput ${dxVariant} bf16 W (${M},${K},${N})`, dxVariant, 2 * M * K * N, () => linearGradInput(gpu, dy, weights.bf16).dispose()));
+    cases.push(ours(`linearGradWeight ${dwVariant} f32 (${M},${K},${N})`, dwVariant, 2 * M * K * N, () => linearGradWeight(gpu, dy, x, dw)));
   }
 }
 const tfjs = await tfjsCases();
@@ -90,7 +97,7 @@ const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'resu
 fs.mkdirSync(resultsDir, { recursive: true });
 fs.appendFileSync(path.join(resultsDir, 'matmul.jsonl'), JSON.stringify({
   date: new Date().toISOString(), adapter: desc.adapter, backend: desc.backend, software: desc.software,
-  cpus: cores, loadavg: os.loadavg()[0], rounds, defaultVariant, fmaCeilingGflops: ceilingGflops,
+  cpus: cores, loadavg: os.loadavg()[0], rounds, dxVariant, dwVariant, fmaCeilingGflops: ceilingGflops,
   tfjs: tfjs.version, results: rows,
 }) + '\n');
 gpu.destroy();

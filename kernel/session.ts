@@ -160,7 +160,10 @@ export class Session {
 
   /** The device, opened on first use. A failure (no adapter) is thrown again to every caller. */
   gpu(): Promise<Gpu> {
-    this.gpuPromise ??= this.openGpu().then((g) => (this.openedGpu = g));
+    this.gpuPromise ??= this.openGpu().then((g) => {
+      g.onNotice = (text) => this.writer().text(text);
+      return (this.openedGpu = g);
+    });
     return this.gpuPromise;
   }
 

@@ -18,5 +18,7 @@ if (!files.length) {
   console.error(`no unit tests match ${filters.join(' ')}`);
   process.exit(2);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// The matmul autotune's choices go to a cache of the test runs' own (measured once per machine, not the user's).
+const env = { ...process.env, LLMNB_CACHE_DIR: process.env.LLMNB_CACHE_DIR ?? path.resolve('test/artifacts/cache') };
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The matmul autotune's choices go to a cache of the test runs' own (measured once per machine, not the user's).
+export LLMNB_CACHE_DIR="${LLMNB_CACHE_DIR:-$PWD/test/artifacts/cache}"
 echo "[test] type-check"
 npm run --silent typecheck
 echo "[test] unit tests"

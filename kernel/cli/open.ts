@@ -1,4 +1,4 @@
-// Shared CLI set-up: argument tokens, a GPU (its notice on stderr) and a model from --model.
+// Shared CLI set-up: argument tokens, a GPU (its notices on stderr) and a model from --model.
 import { Gpu } from '../gpu/context.js';
 import type { Token } from '../magics/parse.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
@@ -11,6 +11,7 @@ export function cliTokens(argv: string[]): Token[] {
 export async function openGpu(): Promise<Gpu> {
   const gpu = await Gpu.open();
   if (gpu.notice) process.stderr.write(`llmnb: ${gpu.notice}\n`);
+  gpu.onNotice = (text) => process.stderr.write(`llmnb: ${text}\n`);
   return gpu;
 }
 

@@ -50,6 +50,8 @@ export class Gpu {
   /** Dispatches recorded since the device opened (tests use it to check batching). */
   dispatchCount = 0;
   submitCount = 0;
+  /** Tells the user something the runtime did on its own (the matmul autotune): the session writes it to the running cell, the CLI to stderr. */
+  onNotice: (text: string) => void = () => {};
 
   private constructor(
     readonly device: GPUDevice,

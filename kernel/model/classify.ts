@@ -24,6 +24,7 @@ export async function classifyIds(model: LlamaModel, ids: number[], compute: DTy
       'Replace the head first: %replace_head --classes N --labels a,b (then train it), or load a saved classifier.');
   }
   if (!ids.length) throw new UsageError('nothing to classify: the text has no tokens', 'Give some text.');
+  await model.prepareKernels();
   const used = ids.slice(0, model.config.contextLength);
   const h = model.hidden(Uint32Array.from(used), 1, { compute });
   let logits: Float32Array;

@@ -36,6 +36,7 @@ export async function* generateTokens(model: LlamaModel, prompt: number[], o: Ge
   const capacity = Math.min(ctx, prompt.length + o.maxTokens - 1);
   const stop = new Set([...model.config.eosTokenIds, ...(o.stopIds ?? [])]);
   const random = seededRandom(o.seed);
+  await model.prepareKernels();
   const cache = new KvCache(model.gpu, model.config, 1, capacity);
   const t0 = performance.now();
   try {

@@ -5,6 +5,7 @@ import { Tensor, type DType } from '../gpu/tensor.js';
 import { UsageError } from '../errors.js';
 import { embedding } from '../ops/embedding.js';
 import { linear } from '../ops/linear.js';
+import { matmulClassesFor, tuneMatmuls } from '../ops/matmul/autotune.js';
 import { rmsnorm } from '../ops/rmsnorm.js';
 import { gatherRows } from '../ops/rows.js';
 import { canonicalName } from '../io/names.js';
@@ -183,9 +184,18 @@ export class LlamaModel {
     return out;
   }
 
+  /**
+   * Chooses the matmul kernels this model's products run on this adapter (the autotune: measured once per
+   * adapter, then read from the cache). Every async entry point that computes calls it first.
+   */
+  async prepareKernels(training = false): Promise<void> {
+    await tuneMatmuls(this.gpu, matmulClassesFor(this.dtype, training));
+  }
+
   /** Logits of every position of one sequence, read back as T rows; computed in row blocks so that a long
    *  sequence with a large vocabulary never needs a [T, V] buffer larger than 64 MiB. */
   async forwardLogits(ids: number[], opts: ForwardOptions = {}): Promise<Float32Array[]> {
+    await this.prepareKernels();
     const h = this.hidden(Uint32Array.from(ids), 1, opts);
     const width = this.headWeights().weight.shape[0];
     const block = Math.max(1, Math.floor((64 << 20) / (width * 4)));

@@ -8,11 +8,8 @@ import { Params } from '../gpu/params.js';
 import { Tensor, floatDtype, fmtShape, numelOf, type DType } from '../gpu/tensor.js';
 import { DtypeMismatchError, ShapeMismatchError, UsageError } from '../errors.js';
 import { COLUMN_SUM_WG, columnSumKernel } from './matmul/column_sum.js';
-import {
-  FLAG_ACCUMULATE, FLAG_BIAS_BF16, FLAG_BIAS_F32, FLAG_ROUND_BF16, PARAM_FIELDS, matmulKernel, tileCols,
-  type Layout, type MatmulParams,
-} from './matmul/tiled.js';
-import { matmulTile, matmulVariantFor } from './matmul/variants.js';
+import { FLAG_ACCUMULATE, FLAG_BIAS_BF16, FLAG_BIAS_F32, FLAG_ROUND_BF16, PARAM_FIELDS, type MatmulParams } from './matmul/tiled.js';
+import { OP_LAYOUTS, matmulPlan, matmulVariantFor, rowsClass, type MatmulOp } from './matmul/variants.js';
 
 /**
  * y: [...lead, N] f32 = x: [...lead, K] f32 @ w: [N, K]^T (+ bias: [N]). `compute` 'bf16' rounds every output to
@@ -30,7 +27,7 @@ export function linear(gpu: Gpu, x: Tensor, w: Tensor, bias?: Tensor | null, com
   const y = scratchOutput(gpu, [...x.shape.slice(0, -1), N], 'linear out');
   if (rows === 0 || N === 0) return y;
   for (const part of w.parts) {
-    run(gpu, 'fwd', ['rowMajor', 'rowMajor'], w, [x.buffer, part.buf.buffer, bias?.buffer ?? part.buf.buffer, y.buffer], {
+    run(gpu, 'fwd', w, [x.buffer, part.buf.buffer, bias?.buffer ?? part.buf.buffer, y.buffer], {
       rows, cols: part.rows, depth: K, lda: K, ldb: K, ldc: N, aOff: 0, cOff: part.rowStart, flags,
     });
   }
@@ -46,7 +43,7 @@ export function linearGradInput(gpu: Gpu, dy: Tensor, w: Tensor): Tensor {
   if (rows === 0 || K === 0) return dx;
   w.parts.forEach((part, index) => {
     // Each part holds rows [rowStart, rowStart + rows) of W: its share of the sum over N. The first part writes.
-    run(gpu, 'dx', ['rowMajor', 'colMajor'], w, [dy.buffer, part.buf.buffer, part.buf.buffer, dx.buffer], {
+    run(gpu, 'dx', w, [dy.buffer, part.buf.buffer, part.buf.buffer, dx.buffer], {
       rows, cols: K, depth: part.rows, lda: N, ldb: K, ldc: K, aOff: part.rowStart, cOff: 0,
       flags: index === 0 ? 0 : FLAG_ACCUMULATE,
     });
@@ -67,7 +64,7 @@ export function linearGradWeight(gpu: Gpu, dy: Tensor, x: Tensor, dw: Tensor): v
   if (rows === 0 || K === 0) return;
   for (const part of dw.parts) {
     if (part.rows === 0) continue;
-    run(gpu, 'dw', ['colMajor', 'colMajor'], null, [dy.buffer, x.buffer, x.buffer, part.buf.buffer], {
+    run(gpu, 'dw', null, [dy.buffer, x.buffer, x.buffer, part.buf.buffer], {
       rows: part.rows, cols: K, depth: rows, lda: N, ldb: K, ldc: K, aOff: part.rowStart, cOff: 0, flags: FLAG_ACCUMULATE,
     });
   }
@@ -89,20 +86,18 @@ export function linearGradBias(gpu: Gpu, dy: Tensor, db: Tensor): void {
 }
 
 /** Records one tiled matmul; `w` (or null for dW, whose B is f32 activations) decides B's dtype and packing. */
-function run(gpu: Gpu, op: string, [aLayout, bLayout]: [Layout, Layout], w: Tensor | null, buffers: GPUBuffer[],
-  p: Omit<MatmulParams, 'tilesI' | 'tilesJ'>): void {
+function run(gpu: Gpu, op: MatmulOp, w: Tensor | null, buffers: GPUBuffer[], p: Omit<MatmulParams, 'tilesI' | 'tilesJ'>): void {
   const bDtype = w ? floatDtype(w, `${op} weight`) : 'f32';
-  // bf16 pairs need every row of B to start on a u32 boundary (even K).
-  const bPairs = bDtype === 'bf16' && p.ldb % 2 === 0 && (bLayout === 'rowMajor' || p.cols % 2 === 0);
-  const variant = matmulVariantFor(gpu, { bf16Elements: bDtype === 'bf16' && !bPairs, macs: p.rows * p.cols * p.depth });
-  const tile = matmulTile(variant, p.rows, op);
-  const kernel = gpu.kernel(matmulKernel({ op, aLayout, bLayout, bDtype, bPairs, tile }));
-  const tilesI = Math.ceil(p.rows / tile.tm);
-  const tilesJ = Math.ceil(p.cols / tileCols(tile));
+  // bf16 pairs need every row of B to start on a u32 boundary (even K), and for column-major B an even column count.
+  const bf16Elements = bDtype === 'bf16' && !(p.ldb % 2 === 0 && (OP_LAYOUTS[op][1] === 'rowMajor' || p.cols % 2 === 0));
+  const variant = matmulVariantFor(gpu, { op, bDtype, rows: rowsClass(p.rows), bf16Elements, macs: p.rows * p.cols * p.depth });
+  const plan = matmulPlan(variant, { op, bDtype }, p.rows, bf16Elements);
+  const tilesI = Math.ceil(p.rows / plan.rowsPerWorkgroup);
+  const tilesJ = Math.ceil(p.cols / plan.colsPerWorkgroup);
   const all: MatmulParams = { ...p, tilesI, tilesJ };
   const params = new Params();
   for (const f of PARAM_FIELDS) params.u32(all[f]);
-  gpu.dispatch(kernel, buffers, params, grid(tilesI * tilesJ));
+  gpu.dispatch(gpu.kernel(plan.kernel), buffers, params, grid(tilesI * tilesJ));
 }
 
 function weightShape(w: Tensor, what: string): [number, number] {

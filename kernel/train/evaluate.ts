@@ -15,6 +15,7 @@ export interface EvalResult {
 
 export async function evaluate(model: LlamaModel, data: TokenizedExamples,
   opts: { batchSize: number; padId: number; checkpoint?: () => void | Promise<void> }): Promise<EvalResult> {
+  await model.prepareKernels();
   const classes = model.headWeights().weight.shape[0];
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let loss = 0;

@@ -85,6 +85,7 @@ export async function train(model: LlamaModel, o: TrainOptions): Promise<TrainRe
     batchSize: o.batchSize, padId: o.padId, shuffle: o.shuffle, seed: o.seed, dropLast: true, ...o.length,
   };
   const micro = trainingSteps(o.data.ids.length, batchOpts);
+  await model.prepareKernels(true);
   const steps = Math.ceil(micro / o.gradAccum);
   gpu.pool.trim(); // idle cached buffers from earlier work would blur this run's peak
   gpu.allocator.resetPeak();
