@@ -73,10 +73,10 @@ async function check(gpu: Gpu, pr: Product, b: BStorage, cs: Case, seed: number,
   const C = upload(gpu, rows * ldc, 'f32', seed + 3);
 
   const tile = WORKGROUP_TILE;
-  const kernel = gpu.kernel(workgroupMatmulKernel({ ...pr, bDtype, bPairs: b === 'bf16x2' }, tile));
+  const kernel = gpu.kernel(workgroupMatmulKernel({ ...pr, bDtype, bPairs: b === 'bf16x2', flags }, tile));
   const tilesI = Math.ceil(rows / tile.bm);
   const tilesJ = Math.ceil(cols / tile.bn);
-  const all: MatmulParams = { rows, cols, depth, lda, ldb, ldc, aOff, cOff, flags, tilesI, tilesJ };
+  const all: MatmulParams = { rows, cols, depth, lda, ldb, ldc, aOff, cOff, tilesI, tilesJ };
   const params = new Params();
   for (const f of PARAM_FIELDS) params.u32(all[f]);
   const [x, y] = grid(tilesI * tilesJ);
@@ -139,7 +139,7 @@ test('workgroup matmul: workgroups past the last tile (a grid rounded up over y)
 });
 
 test('workgroup matmul rejects tiles no adapter can run', () => {
-  const spec = { op: 'fwd', aLayout: 'rowMajor', bLayout: 'rowMajor', bDtype: 'f32', bPairs: false } as const;
+  const spec = { op: 'fwd', aLayout: 'rowMajor', bLayout: 'rowMajor', bDtype: 'f32', bPairs: false, flags: 0 } as const;
   assert.throws(() => workgroupMatmulKernel(spec, { bm: 128, bn: 128, bk: 8, tm: 4, tn: 4 }), /invocations/);
   assert.throws(() => workgroupMatmulKernel(spec, { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 }), /bytes/);
   assert.throws(() => workgroupMatmulKernel(spec, { bm: 64, bn: 64, bk: 16, tm: 3, tn: 4 }), /divide/);

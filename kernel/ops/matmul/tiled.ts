@@ -40,11 +40,16 @@ export interface MatmulKernelSpec {
    * an even column count). When false a bf16 B is read one element at a time (odd K).
    */
   bPairs: boolean;
+  /**
+   * FLAG_* bits: what the store does besides writing the sum. Compiled in, not a runtime parameter: on
+   * SwiftShader the branches of runtime flags cost more per element than the rest of the store (2.5x on dW).
+   */
+  flags: number;
   tile: TileShape;
 }
 
-/** Params, in WGSL struct order. `flags`: see FLAG_*. */
-export const PARAM_FIELDS = ['rows', 'cols', 'depth', 'lda', 'ldb', 'ldc', 'aOff', 'cOff', 'flags', 'tilesI', 'tilesJ'] as const;
+/** Params, in WGSL struct order. */
+export const PARAM_FIELDS = ['rows', 'cols', 'depth', 'lda', 'ldb', 'ldc', 'aOff', 'cOff', 'tilesI', 'tilesJ'] as const;
 export type MatmulParams = Record<(typeof PARAM_FIELDS)[number], number>;
 /** C += existing C instead of C = result. */
 export const FLAG_ACCUMULATE = 1;
@@ -63,7 +68,7 @@ export function tileCols(t: TileShape): number {
 export function kernelKey(s: MatmulKernelSpec): string {
   const t = s.tile;
   const b = s.bDtype === 'bf16' ? (s.bPairs ? 'bf16x2' : 'bf16') : 'f32';
-  return `matmul/${s.op}/a=${s.aLayout}/b=${s.bLayout}:${b}/tm${t.tm}cn${t.cn}u${t.u}l${t.lanes}wg${t.wg}`;
+  return `matmul/${s.op}/a=${s.aLayout}/b=${s.bLayout}:${b}/tm${t.tm}cn${t.cn}u${t.u}l${t.lanes}wg${t.wg}/flags=${s.flags}`;
 }
 
 export function matmulKernel(s: MatmulKernelSpec): KernelSource {
@@ -83,10 +88,19 @@ function validate(s: MatmulKernelSpec): void {
 
 /**
  * WGSL both matmul generators share (tiled.ts, workgroup_tiled.ts): the bindings (a, b, bias, c, params P),
- * `b_elem(e)` for one bf16 element of B, and `put(i, j, v)`, which stores C(i, j) with the flags applied and skips
+ * `b_elem(e)` for one bf16 element of B, and `put(i, j, v)`, which stores C(i, j) with `flags` applied and skips
  * elements outside rows x cols. Needs BF16 in the module.
  */
-export function matmulIo(bDtype: DType): string {
+export function matmulIo(bDtype: DType, flags: number): string {
+  const bias = flags & (FLAG_BIAS_F32 | FLAG_BIAS_BF16);
+  const store = [
+    flags & FLAG_ACCUMULATE ? '  r += c[at];' : '',
+    bias === FLAG_BIAS_F32 ? '  r += bitcast<f32>(bias[p.cOff + j]);' : '',
+    bias === FLAG_BIAS_BF16 ? '  r += bias_at(p.cOff + j);' : '',
+    // Without a bias the binding must still be used, or the pipeline's layout would lack it.
+    bias ? '' : '  _ = &bias;',
+    flags & FLAG_ROUND_BF16 ? '  r = bf16_round(r);' : '',
+  ].filter(Boolean);
   return /* wgsl */ `@group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<${bDtype === 'bf16' ? 'u32' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> bias: array<u32>;
@@ -94,11 +108,10 @@ export function matmulIo(bDtype: DType): string {
 struct P { ${PARAM_FIELDS.map((f) => `${f}: u32`).join(', ')} }
 @group(0) @binding(4) var<uniform> p: P;
 
-fn bias_at(j: u32) -> f32 {
-  if ((p.flags & ${FLAG_BIAS_F32}u) != 0u) { return bitcast<f32>(bias[j]); }
+${bias === FLAG_BIAS_BF16 ? `fn bias_at(j: u32) -> f32 {
   let w = bias[j >> 1u];
   return select(bf16_hi(w), bf16_lo(w), (j & 1u) == 0u);
-}
+}` : ''}
 ${bDtype === 'bf16' ? `fn b_elem(e: u32) -> f32 {
   let w = b[e >> 1u];
   return select(bitcast<f32>(w & 0xffff0000u), bitcast<f32>(w * 65536u), (e & 1u) == 0u);
@@ -107,9 +120,7 @@ fn put(i: u32, j: u32, v: f32) {
   if (i >= p.rows || j >= p.cols) { return; }
   let at = i * p.ldc + p.cOff + j;
   var r = v;
-  if ((p.flags & ${FLAG_ACCUMULATE}u) != 0u) { r += c[at]; }
-  if ((p.flags & ${FLAG_BIAS_F32 | FLAG_BIAS_BF16}u) != 0u) { r += bias_at(p.cOff + j); }
-  if ((p.flags & ${FLAG_ROUND_BF16}u) != 0u) { r = bf16_round(r); }
+${store.join('\n')}
   c[at] = r;
 }
 `;
@@ -121,7 +132,7 @@ function generate(s: MatmulKernelSpec): string {
   const { tm, cn, lanes, wg } = s.tile;
   const accs = range(tm).flatMap((i) => range(cn).map((c) => `var acc${i}_${c} = 0.0;`));
   return /* wgsl */ `${lanes === 4 ? 'enable subgroups;\n' : ''}${BF16}${LINEAR_WORKGROUP}
-${matmulIo(s.bDtype)}
+${matmulIo(s.bDtype, s.flags)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         ${lanes === 4 ? '@builtin(subgroup_invocation_id) lane: u32' : '@builtin(local_invocation_index) lane: u32'}) {

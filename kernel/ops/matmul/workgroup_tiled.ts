@@ -43,12 +43,12 @@ const MAX_WORKGROUP_BYTES = 16384;
 
 export function workgroupKernelKey(s: Omit<MatmulKernelSpec, 'tile'>, t: WorkgroupTile): string {
   const b = s.bDtype === 'bf16' ? (s.bPairs ? 'bf16x2' : 'bf16') : 'f32';
-  return `matmul-wg/${s.op}/a=${s.aLayout}/b=${s.bLayout}:${b}/bm${t.bm}bn${t.bn}bk${t.bk}tm${t.tm}tn${t.tn}`;
+  return `matmul-wg/${s.op}/a=${s.aLayout}/b=${s.bLayout}:${b}/bm${t.bm}bn${t.bn}bk${t.bk}tm${t.tm}tn${t.tn}/flags=${s.flags}`;
 }
 
 /**
  * The kernel for one product and tile. Dispatch grid(tilesI * tilesJ) workgroups with tilesI = ceil(rows / bm)
- * and tilesJ = ceil(cols / bn); params as in tiled.ts (PARAM_FIELDS, FLAG_*).
+ * and tilesJ = ceil(cols / bn); params and flags as in tiled.ts (PARAM_FIELDS, FLAG_*).
  */
 export function workgroupMatmulKernel(s: Omit<MatmulKernelSpec, 'tile'>, tile: WorkgroupTile = WORKGROUP_TILE): KernelSource {
   validate(s, tile);
@@ -84,7 +84,7 @@ function generate(s: Omit<MatmulKernelSpec, 'tile'>, t: WorkgroupTile): string {
   const wg = tx * ty;
   const cells = range(tm).flatMap((i) => range(tn).map((c) => [i, c]));
   return /* wgsl */ `${BF16}${LINEAR_WORKGROUP}
-${matmulIo(s.bDtype)}
+${matmulIo(s.bDtype, s.flags)}
 // tile_a[k * ${strideA(t)} + i] = A(i0 + i, r0 + k); tile_b[k * ${strideB(t)} + j] = B(j0 + j, r0 + k)
 var<workgroup> tile_a: array<f32, ${bk * strideA(t)}>;
 var<workgroup> tile_b: array<f32, ${bk * strideB(t)}>;
