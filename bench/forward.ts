@@ -101,6 +101,7 @@ for (const m of models) if (!BENCH_MODELS.includes(m)) throw new Error(`--models
 const cores = os.cpus().length;
 
 const gpu = await Gpu.open();
+gpu.onNotice = (text) => log(text);
 const info = runInfo(gpu);
 if (gpu.notice) log(gpu.notice);
 log(describeRun(info, 'best of rounds (per model below)'));
@@ -119,6 +120,7 @@ process.exit(ok ? 0 : 1);
 async function benchOne(name: BenchModelName): Promise<ModelResult> {
   log(`\n== ${name} ==`);
   const model = await benchModel(gpu, name, log);
+  await model.prepareKernels(); // the matmul autotune, as at a user's first forward (prints what it measured)
   const c = model.config;
   const contexts = argInts(`--${name}-contexts`, DEFAULT_CONTEXTS[name]);
   const bad = contexts.filter((L) => L < 1 || L + 1 > c.contextLength);

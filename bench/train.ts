@@ -87,6 +87,7 @@ const cores = os.cpus().length;
 const profiling = process.argv.includes('--profile');
 
 const gpu = await Gpu.open();
+gpu.onNotice = (text) => log(text);
 const info = runInfo(gpu);
 if (gpu.notice) log(gpu.notice);
 log(describeRun(info, `best of ${steps} timed step${steps === 1 ? '' : 's'} after a warm-up step`));
@@ -109,6 +110,7 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   const c = model.config;
   if (length > c.contextLength) throw new Error(`--${name}-length ${length} exceeds the model's context (${c.contextLength})`);
   await replaceHead(model, { classes: CLASSES, seed: 0 });
+  await model.prepareKernels(true); // the matmul autotune, as at a user's first training step (prints what it measured)
   const ids = Array.from({ length: batch }, (_, b) => randomIds(length, c.vocabSize, 11 + b));
   const labels = Array.from({ length: batch }, (_, b) => b % CLASSES);
   const data: TokenizedExamples = {

@@ -1,6 +1,7 @@
 // The matmul autotune: every candidate passes the correctness check on this adapter, the fastest measured one is
 // chosen and routes linear's products, the choice is cached on disk per adapter and read back by a new device,
-// and a cache written for other kernels (a changed hash) or a damaged file is measured again.
+// a cache written for other kernels (a changed hash) or a damaged file is measured again, and devices that cannot
+// hold the timing operands (or LLMNB_AUTOTUNE=off) keep the default rule.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -120,4 +121,12 @@ test('LLMNB_AUTOTUNE=off keeps the default rule without measuring', async () => 
   } finally {
     delete process.env.LLMNB_AUTOTUNE;
   }
+});
+
+test('a device whose buffers cannot hold the timing operands keeps the default rule', async () => {
+  const gpu = await Gpu.open({ maxBufferBytes: 4096 });
+  devices.push(gpu);
+  const report = await tuneMatmuls(gpu, CLASSES);
+  assert.deepEqual([report.measured.length, report.cached.length], [0, 0]);
+  for (const c of CLASSES) assert.equal(tunedVariant(gpu, c), undefined);
 });
