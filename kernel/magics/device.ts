@@ -1,8 +1,9 @@
 // %device [--memory-limit SIZE]: the adapter the kernel runs on (backend, software fallback notice, features,
-// limits) and the allocator's memory budget, which --memory-limit sets.
+// limits), the matmul kernels the autotune chose, and the allocator's memory budget, which --memory-limit sets.
 import { UsageError } from '../errors.js';
 import type { Gpu } from '../gpu/context.js';
 import { formatBytes } from '../gpu/format.js';
+import { tunedVariants } from '../ops/matmul/variants.js';
 import { defineMagic } from './types.js';
 
 export default defineMagic({
@@ -40,11 +41,18 @@ export function deviceText(gpu: Gpu): string {
     ['memory in use', `${formatBytes(a.liveBytes)} (peak ${formatBytes(a.peakBytes)})`],
     ['max buffer', formatBytes(gpu.maxBufferBytes)],
     ['features', d.features.join(', ') || 'none'],
+    ['matmul kernels', matmulKernelsText(gpu)],
   ];
   const limits = Object.entries(d.limits).map(([k, v]): [string, string] => [k, String(v)]);
   const lines = [...aligned(rows), 'limits', ...aligned(limits).map((l) => `  ${l}`)];
   if (d.notice) lines.push('', `notice: ${d.notice}`);
   return lines.join('\n');
+}
+
+function matmulKernelsText(gpu: Gpu): string {
+  const tuned = tunedVariants(gpu);
+  if (!tuned.length) return 'not tuned yet (measured at the first forward or training step, then cached per adapter)';
+  return `${tuned.map(([cls, v]) => `${cls} ${v}`).join(', ')} (autotuned; other products: the built-in rule)`;
 }
 
 function aligned(rows: [string, string][]): string[] {

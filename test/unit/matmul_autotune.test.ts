@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Gpu } from '../../kernel/gpu/context.js';
+import { deviceText } from '../../kernel/magics/device.js';
 import { autotuneCacheFile, checkVariant, firstMismatch, tuneMatmuls } from '../../kernel/ops/matmul/autotune.js';
 import { candidateVariants, matmulClassKey, matmulVariantFor, tunedVariant, type MatmulClass } from '../../kernel/ops/matmul/variants.js';
 
@@ -57,6 +58,7 @@ test('first use measures every candidate, picks the fastest, tells the user and 
   const gpu = await device();
   const notices: string[] = [];
   gpu.onNotice = (t) => notices.push(t);
+  assert.match(deviceText(gpu), /matmul kernels +not tuned yet/);
   const report = await tuneMatmuls(gpu, CLASSES);
   assert.equal(report.cached.length, 0);
   assert.equal(report.measured.length, CLASSES.length);
@@ -69,6 +71,8 @@ test('first use measures every candidate, picks the fastest, tells the user and 
     // A product of the class big enough to matter takes the tuned variant.
     assert.equal(matmulVariantFor(gpu, { ...t.class, bf16Elements: false, macs: 2 ** 24 }), t.variant);
   }
+  const described = deviceText(gpu);
+  for (const t of report.measured) assert.ok(described.includes(`${matmulClassKey(t.class)} ${t.variant}`), `%device lists the choice: ${described}`);
   assert.equal(notices.length, 1);
   assert.match(notices[0], /Tuned matmul kernels for this adapter/);
   for (const c of CLASSES) assert.ok(notices[0].includes(matmulClassKey(c)), notices[0]);

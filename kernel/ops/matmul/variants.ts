@@ -80,6 +80,11 @@ export function tunedVariant(gpu: Gpu, c: MatmulClass): MatmulVariant | undefine
   return tuned.get(gpu)?.get(matmulClassKey(c));
 }
 
+/** Every tuned choice on this device: [class key, variant], in the order they were made. */
+export function tunedVariants(gpu: Gpu): [string, MatmulVariant][] {
+  return [...(tuned.get(gpu) ?? [])];
+}
+
 /** Products below this many multiply-adds run the plain kernel unless a variant is forced (see matmulVariantFor). */
 export const SMALL_PRODUCT_MACS = 2 ** 22;
 
