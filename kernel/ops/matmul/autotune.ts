@@ -60,7 +60,7 @@ export function autotuneCacheFile(): string {
 
 /**
  * Makes sure every class in `classes` has a variant chosen on this device: from memory, from the cache file, or
- * measured now (tells `gpu.onNotice` what it measured). Cheap once done.
+ * measured now (tells `gpu.onNotice` when it starts measuring and what it measured). Cheap once done.
  */
 export async function tuneMatmuls(gpu: Gpu, classes: MatmulClass[]): Promise<TuneReport> {
   const report: TuneReport = { measured: [], cached: [], cacheFile: null };
@@ -79,6 +79,9 @@ export async function tuneMatmuls(gpu: Gpu, classes: MatmulClass[]): Promise<Tun
       setTunedVariant(gpu, c, hit.variant);
       report.cached.push(c);
       continue;
+    }
+    if (!report.measured.length) {
+      gpu.onNotice('Tuning matmul kernels for this adapter (first use only: each variant is checked against float64 and timed) ...');
     }
     const t = await tuneClass(gpu, c, kernels);
     setTunedVariant(gpu, c, t.variant);
