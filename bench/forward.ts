@@ -32,7 +32,7 @@ import {
 import { BENCH_MODELS, benchModel, benchModelDir, describeConfig, randomIds, type BenchModelName } from './models.js';
 import { profileDispatches, sumByKernel } from './dispatch_profile.js';
 import { decodeWeightBytes, fitLine, gemvBoundTokensPerSecond, type LineFit } from './stats.js';
-import { runTorch, torchUnavailable, type TorchDtype } from './torch_peer.js';
+import { runTorchPeers, torchUnavailable, type TorchDtype } from './torch_peer.js';
 
 const PROMPT_TOKENS = 128;
 /** Acceptance: decode tokens/s at least this fraction of the GEMV-bound estimate. */
@@ -187,13 +187,8 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   model.dispose();
   gpu.pool.trim();
 
-  const torch: TorchForward[] = [];
-  if (!torchSkip) {
-    for (const dtype of ['f32', 'bf16'] as const) {
-      log(`PyTorch ${dtype} ...`);
-      torch.push(runTorch<TorchForward>('forward', benchModelDir(name), dtype, { prompt, contexts, prefillRounds: rounds.torchPrefill, decodeRounds: rounds.torchDecode, llmnbLogits }));
-    }
-  }
+  const torch = torchSkip ? [] : runTorchPeers<TorchForward>('forward', benchModelDir(name),
+    { prompt, contexts, prefillRounds: rounds.torchPrefill, decodeRounds: rounds.torchDecode, llmnbLogits }, log);
   const f32Check = torch.find((t) => t.dtype === 'f32')?.check ?? null;
   const result: ModelResult = {
     model: name, config: describeConfig(name, c), rounds: { prefill: rounds.prefill, decode: rounds.decode }, prefill: { tokens: T, ...best.get(prefill.name)! }, decode: decodeTimes,

@@ -149,47 +149,47 @@ function freeDisk(dir: string): number {
 
 // ---- llmnb cases (run in a child process each) ----
 
-async function caseInplace(): Promise<CaseResult> {
+/**
+ * Opens a device and an empty model of the benchmark's shapes, then measures `load` into it: RSS before and at
+ * peak, the allocator's peak over what was live before, seconds; plus what `load` returns about itself.
+ */
+async function measureLoad(label: string, load: (model: LlamaModel) => Promise<Partial<CaseResult> | void>): Promise<CaseResult> {
   const gpu = await Gpu.open();
   const model = new LlamaModel(gpu, benchConfig());
   const allocLiveBeforeBytes = gpu.allocator.liveBytes;
   gpu.allocator.resetPeak();
   const rss = watchRss();
   const t0 = performance.now();
-  await loadWeightsInPlace(model, SAFETENSORS);
+  const extra = await load(model);
   const seconds = (performance.now() - t0) / 1000;
   const { before, peak } = rss.stop();
   return {
-    case: 'llmnb in place (empty model, streamed)', modelBytes: model.weightBytes, rssBeforeBytes: before, peakRssBytes: peak,
-    rssGrowthBytes: peak - before, allocLiveBeforeBytes, allocPeakBytes: gpu.allocator.peakBytes,
-    chunkBytes: Math.min(DEFAULT_CHUNK_BYTES, gpu.maxBufferBytes), seconds,
+    case: label, modelBytes: model.weightBytes, rssBeforeBytes: before, peakRssBytes: peak, rssGrowthBytes: peak - before,
+    allocLiveBeforeBytes, allocPeakBytes: gpu.allocator.peakBytes, seconds, ...extra,
   };
 }
 
+function caseInplace(): Promise<CaseResult> {
+  return measureLoad('llmnb in place (empty model, streamed)', async (model) => {
+    await loadWeightsInPlace(model, SAFETENSORS);
+    return { chunkBytes: Math.min(DEFAULT_CHUNK_BYTES, model.gpu.maxBufferBytes) };
+  });
+}
+
 /** What loading looks like without streaming: the whole state dict in host memory, a full model, then copies. */
-async function caseNaive(): Promise<CaseResult> {
-  const gpu = await Gpu.open();
-  const model = new LlamaModel(gpu, benchConfig());
-  const allocLiveBeforeBytes = gpu.allocator.liveBytes;
-  gpu.allocator.resetPeak();
-  const rss = watchRss();
-  const t0 = performance.now();
-  const ckpt = await openCheckpoint(SAFETENSORS);
-  const entries = [...ckpt.tensors.values()];
-  ckpt.close();
-  const whole = readWholeFile(SAFETENSORS); // the "state dict": every tensor in host memory at once
-  const stateDict = new Map(entries.map((e) => [canonicalName(e.name)!, new Uint16Array(whole.buffer, whole.byteOffset + e.offset, e.bytes / 2)]));
-  for (const p of model.parameters()) p.allocate(); // the model, allocated before loading
-  for (const p of model.parameters()) {
-    p.tensor.write(stateDict.get(p.name)!);
-    await gpu.sync();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const { before, peak } = rss.stop();
-  return {
-    case: 'llmnb naive (whole state dict in RAM, then copy)', modelBytes: model.weightBytes, rssBeforeBytes: before, peakRssBytes: peak,
-    rssGrowthBytes: peak - before, allocLiveBeforeBytes, allocPeakBytes: gpu.allocator.peakBytes, seconds,
-  };
+function caseNaive(): Promise<CaseResult> {
+  return measureLoad('llmnb naive (whole state dict in RAM, then copy)', async (model) => {
+    const ckpt = await openCheckpoint(SAFETENSORS);
+    const entries = [...ckpt.tensors.values()];
+    ckpt.close();
+    const whole = readWholeFile(SAFETENSORS); // the "state dict": every tensor in host memory at once
+    const stateDict = new Map(entries.map((e) => [canonicalName(e.name)!, new Uint16Array(whole.buffer, whole.byteOffset + e.offset, e.bytes / 2)]));
+    for (const p of model.parameters()) p.allocate(); // the model, allocated before loading
+    for (const p of model.parameters()) {
+      p.tensor.write(stateDict.get(p.name)!);
+      await model.gpu.sync();
+    }
+  });
 }
 
 /** fs.readFileSync stops at 2 GiB; a Buffer holds up to 4 GiB. */

@@ -18,8 +18,16 @@ export function torchUnavailable(): string | null {
   return r.status === 0 ? null : `${PYTHON} cannot import torch and numpy`;
 }
 
+/** Runs one mode of the peer in f32, then in bf16 (saying so through `log`); returns their RESULT objects. */
+export function runTorchPeers<T>(mode: 'forward' | 'train', modelDir: string, spec: object, log: (line: string) => void): T[] {
+  return (['f32', 'bf16'] as const).map((dtype) => {
+    log(`PyTorch ${dtype} ...`);
+    return runTorch<T>(mode, modelDir, dtype, spec);
+  });
+}
+
 /** Runs one mode of the peer; `spec` goes to it as a JSON file next to the model. Returns its RESULT object. */
-export function runTorch<T>(mode: 'forward' | 'train', modelDir: string, dtype: TorchDtype, spec: object): T {
+function runTorch<T>(mode: 'forward' | 'train', modelDir: string, dtype: TorchDtype, spec: object): T {
   const specFile = path.join(modelDir, `torch-${mode}-spec.json`);
   fs.writeFileSync(specFile, JSON.stringify(spec));
   const r = spawnSync(PYTHON, [SCRIPT, mode, modelDir, dtype, specFile], { encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -32,7 +32,7 @@ import {
 } from './harness.js';
 import { BENCH_MODELS, benchModel, benchModelDir, describeConfig, randomIds, type BenchModelName } from './models.js';
 import { trainingFlopRatio } from './stats.js';
-import { runTorch, torchUnavailable, type TorchDtype } from './torch_peer.js';
+import { runTorchPeers, torchUnavailable, type TorchDtype } from './torch_peer.js';
 import { recordDispatches, replayDispatches, sumByKernel, type DispatchRecorder, type DispatchTime } from './dispatch_profile.js';
 
 const LR = 5e-5;
@@ -162,13 +162,7 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   model.dispose();
   gpu.pool.trim();
 
-  const torch: TorchTrain[] = [];
-  if (!torchSkip) {
-    for (const dtype of ['f32', 'bf16'] as const) {
-      log(`PyTorch ${dtype} ...`);
-      torch.push(runTorch<TorchTrain>('train', benchModelDir(name), dtype, { ids, labels, classes: CLASSES, lr: LR, steps: torchSteps }));
-    }
-  }
+  const torch = torchSkip ? [] : runTorchPeers<TorchTrain>('train', benchModelDir(name), { ids, labels, classes: CLASSES, lr: LR, steps: torchSteps }, log);
   const step = minTiming(stepTimes);
   const forward = minTiming(forwards);
   const flopRatio = trainingFlopRatio(c.numLayers, 1);
