@@ -4,7 +4,8 @@ import type { DType } from '../gpu/tensor.js';
 import { UsageError } from '../errors.js';
 import { KvCache } from './kv_cache.js';
 import type { LlamaModel } from './llama.js';
-import { checkSampling, sampleToken, seededRandom, type SamplingOptions } from './sampling.js';
+import { seededRandom } from '../random.js';
+import { checkSampling, sampleToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
   maxTokens: number;

@@ -6,7 +6,7 @@
 // - each epoch visits the rows in file order or in a seeded shuffle (different per epoch, the same on every run);
 // - training drops the last incomplete batch, as ch06's train loader does (drop_last=True); evaluation keeps it.
 import { UsageError } from '../errors.js';
-import { seededRandom } from '../model/sampling.js';
+import { seededRandom } from '../random.js';
 import type { Examples } from './dataset.js';
 
 export interface TextTokenizer {

@@ -12,6 +12,7 @@ import { backendName, describeAdapter } from '../../gpu/adapter.js';
 import { roundBf16 } from '../../gpu/bf16.js';
 import type { Gpu } from '../../gpu/context.js';
 import { Tensor, type DType } from '../../gpu/tensor.js';
+import { seededRandom } from '../../random.js';
 import { linear, linearGradInput, linearGradWeight } from '../linear.js';
 import {
   forceMatmulVariant, matmulClassKey, matmulPlan, setTunedVariant, candidateVariants, tunedVariant,
@@ -147,8 +148,8 @@ class Operands {
   private dw: Tensor | null = null;
 
   constructor(private readonly gpu: Gpu, readonly c: MatmulClass, readonly d: Dims) {
-    let seed = 12345;
-    const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 31) - 1;
+    const random = seededRandom(12345);
+    const next = () => random() * 2 - 1;
     const fill = (n: number, bf16: boolean) => Float32Array.from({ length: n }, () => (bf16 ? roundBf16(next()) : next()));
     this.x = fill(d.M * d.K, false);
     this.w = fill(d.N * d.K, c.bDtype === 'bf16');

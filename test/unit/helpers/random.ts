@@ -1,5 +1,5 @@
 // Seeded random inputs for tests: reproducible on every run.
-import { seededRandom } from '../../../kernel/model/sampling.js';
+import { seededRandom } from '../../../kernel/random.js';
 
 /** Uniform values in [-scale, scale). */
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {
