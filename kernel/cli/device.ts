@@ -1,5 +1,6 @@
 // `llmnb device`: the adapter llmnb would use, its backend, limits and features.
 import { formatBytes } from '../gpu/format.js';
+import { robustnessText } from '../magics/device.js';
 import { parseArgs, usageLine } from '../magics/parse.js';
 import { cliTokens, openGpu } from './open.js';
 
@@ -12,6 +13,7 @@ export async function main(argv: string[]): Promise<number> {
   const d = gpu.describe();
   console.log(`adapter:  ${d.adapter}${d.software ? ' [software]' : ''}`);
   console.log(`backend:  ${d.backend}`);
+  console.log(`bounds checks: ${robustnessText(d.robustAccess)}`);
   for (const [k, v] of Object.entries(d.limits)) console.log(`${k.padEnd(36)} ${/Size$/.test(k) ? `${formatBytes(v)} (${v})` : v}`);
   console.log(`features: ${d.features.join(', ')}`);
   console.log(`memory budget: ${gpu.allocator.limitBytes === null ? 'unknown (set with %device --memory-limit)' : formatBytes(gpu.allocator.limitBytes)}`);

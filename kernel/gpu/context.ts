@@ -21,6 +21,8 @@ export interface DeviceDescription {
   adapter: string;
   backend: string;
   software: boolean;
+  /** Storage accesses bounds-checked by Dawn and the driver (off unless LLMNB_GPU_ROBUSTNESS=on). */
+  robustAccess: boolean;
   notice?: string;
   features: string[];
   limits: Record<string, number>;
@@ -57,6 +59,7 @@ export class Gpu {
     readonly device: GPUDevice,
     readonly adapter: GPUAdapter,
     readonly software: boolean,
+    readonly robustAccess: boolean,
     readonly notice: string | undefined,
     opts: GpuOptions,
   ) {
@@ -98,7 +101,7 @@ export class Gpu {
         maxStorageBuffersPerShaderStage: a.limits.maxStorageBuffersPerShaderStage,
       },
     });
-    return new Gpu(device, a, choice.software, choice.notice, opts);
+    return new Gpu(device, a, choice.software, choice.robustAccess, choice.notice, opts);
   }
 
   describe(): DeviceDescription {
@@ -107,7 +110,7 @@ export class Gpu {
       'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension',
       'maxStorageBuffersPerShaderStage'] as const) limits[k] = this.device.limits[k];
     return {
-      adapter: describeAdapter(this.adapter.info), backend: backendName(), software: this.software,
+      adapter: describeAdapter(this.adapter.info), backend: backendName(), software: this.software, robustAccess: this.robustAccess,
       notice: this.notice, features: [...this.device.features].sort(), limits,
     };
   }

@@ -41,12 +41,17 @@ export function deviceText(gpu: Gpu): string {
     ['memory in use', `${formatBytes(a.liveBytes)} (peak ${formatBytes(a.peakBytes)})`],
     ['max buffer', formatBytes(gpu.maxBufferBytes)],
     ['features', d.features.join(', ') || 'none'],
+    ['bounds checks', robustnessText(d.robustAccess)],
     ['matmul kernels', matmulKernelsText(gpu)],
   ];
   const limits = Object.entries(d.limits).map(([k, v]): [string, string] => [k, String(v)]);
   const lines = [...aligned(rows), 'limits', ...aligned(limits).map((l) => `  ${l}`)];
   if (d.notice) lines.push('', `notice: ${d.notice}`);
   return lines.join('\n');
+}
+
+export function robustnessText(robust: boolean): string {
+  return robust ? 'on (LLMNB_GPU_ROBUSTNESS=on)' : 'off: llmnb runs only its own tested kernels (LLMNB_GPU_ROBUSTNESS=on to check)';
 }
 
 function matmulKernelsText(gpu: Gpu): string {

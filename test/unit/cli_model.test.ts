@@ -12,7 +12,11 @@ import { referenceModelDir } from './helpers/session.js';
 const cli = `const m = await import(${JSON.stringify(path.resolve('kernel/cli.ts'))}); process.exitCode = await m.main(process.argv.slice(1));`;
 
 function llmnb(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', cli, ...args], { encoding: 'utf8', timeout: 180_000 });
+  return llmnbWith(process.env, ...args);
+}
+
+function llmnbWith(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', cli, ...args], { encoding: 'utf8', timeout: 180_000, env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -43,6 +47,10 @@ test('generate continues a prompt greedily; device describes the adapter', () =>
   assert.equal(d.code, 0, d.stderr);
   assert.match(d.stdout, /^adapter: {2}.+\nbackend: {2}(Vulkan|Metal|D3D12)\n/);
   assert.match(d.stdout, /maxStorageBufferBindingSize\s+[\d.]+ [MG]iB/);
+  assert.match(d.stdout, /^bounds checks: off: /m);
+  const robust = llmnbWith({ ...process.env, LLMNB_GPU_ROBUSTNESS: 'on' }, 'device');
+  assert.equal(robust.code, 0, robust.stderr);
+  assert.match(robust.stdout, /^bounds checks: on /m);
 });
 
 test('bad input: one clear line, exit 2 for usage, 1 for a bad model, never a stack trace', () => {

@@ -283,10 +283,13 @@ async function timeVariant(gpu: Gpu, c: MatmulClass, variant: MatmulVariant): Pr
   }
 }
 
-/** The adapter as the cache knows it: vendor, architecture, device, driver description and backend. */
+/**
+ * The adapter as the cache knows it: vendor, architecture, device, driver description, backend, and whether
+ * accesses are bounds-checked (which changes the kernels' relative speed).
+ */
 function adapterKey(gpu: Gpu): string {
   const i = gpu.adapter.info;
-  return [i.vendor, i.architecture, i.device, i.description, backendName()].join(' | ');
+  return [i.vendor, i.architecture, i.device, i.description, backendName(), gpu.robustAccess ? 'robust' : 'unchecked'].join(' | ');
 }
 
 /** Hash of the WGSL every candidate variant would run for class `c` at its timing shape. */
