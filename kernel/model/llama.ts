@@ -172,6 +172,9 @@ export class LlamaModel {
     gpu.activationLayer = 'head';
     let x = hidden;
     if (rows) {
+      const n = hidden.numel / hidden.shape[hidden.shape.length - 1];
+      const bad = Array.from(rows).find((r) => !Number.isInteger(r) || r < 0 || r >= n);
+      if (bad !== undefined) throw new UsageError(`logits: row ${bad} is not a row of the hidden states (0..${n - 1})`, 'Pass row indices of hidden, e.g. the last position T - 1.');
       const idx = Tensor.scratch(gpu, [rows.length], gpu.activationTag('row ids'), 'u32');
       idx.write(Uint32Array.from(rows));
       x = gatherRows(gpu, hidden, idx);

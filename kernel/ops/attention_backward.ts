@@ -79,7 +79,7 @@ ${entryPoint(block)}
   let b = x / p.KV;
 ${rowDecls(block, headDim)}
   let k_end = min(tb * ${block.tokensPerItem}u + ${block.tokensPerItem}u, p.T);
-${rows((r) => `let lim${r} = select(0u, t${r} + 1u, ok${r});\n  let stat${r} = (b * p.H + h${r}) * p.T + t${r};`)}
+${rows((r) => `let lim${r} = select(0u, t${r} + 1u, ok${r});\n  let stat${r} = select(0u, (b * p.H + h${r}) * p.T + t${r}, ok${r});  // 0 for rows that do not exist: select() below loads either way`)}
 ${perRowDim((r, i) => `let q${r}_${i} = select(0.0, q[row${r} + ${dims[i]}] * p.scale, ok${r});\n  let do${r}_${i} = select(0.0, d_o[row${r} + ${dims[i]}], ok${r});`)}
 ${rows((r) => `let lse${r} = select(0.0, lse[stat${r}], ok${r});\n  let dsum${r} = ${laneSum(lanes, dot(DL, (i) => `do${r}_${i}`, (i) => `select(0.0, o[row${r} + ${dims[i]}], ok${r})`))};`)}
 ${perRowDim((r, i) => `var dq${r}_${i} = 0.0;`)}

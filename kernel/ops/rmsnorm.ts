@@ -6,6 +6,7 @@ import { grid } from '../gpu/context.js';
 import { Params } from '../gpu/params.js';
 import { Tensor, floatDtype, type DType } from '../gpu/tensor.js';
 import { DtypeMismatchError, ShapeMismatchError } from '../errors.js';
+import { requireF32 } from './elementwise.js';
 import { BF16, LINEAR_WORKGROUP, activationRounding, readOnlyTensor } from './wgsl.js';
 
 /** Elements per row-partial invocation (at most): a row of D is split into ceil(D / ROW_SEGMENT) strided segments. */
@@ -64,6 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 /** y: [..., D] f32 = RMSNorm(x: [..., D] f32) with weight w: [D]. */
 export function rmsnorm(gpu: Gpu, x: Tensor, w: Tensor, eps: number, compute: DType = 'f32'): Tensor {
+  requireF32(x, 'rmsnorm input');
   const dim = x.shape[x.shape.length - 1];
   if (w.numel !== dim) throw new ShapeMismatchError(`rmsnorm: weight has ${w.numel} elements, input's last dim is ${dim}`);
   const rows = x.numel / dim;

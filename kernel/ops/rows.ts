@@ -21,7 +21,8 @@ struct P { n: u32, dim: u32, total_rows: u32 }
 ${ELEMENT_ENTRY}
   if (i >= p.n * p.dim) { return; }
   let r = rows[i / p.dim];
-  out[i] = select(0.0, x[r * p.dim + i % p.dim], r < p.total_rows);  // an out-of-range row reads as zeros
+  // An out-of-range row reads as zeros. Not select(): it would load x[r * dim] whatever r is.
+  if (r < p.total_rows) { out[i] = x[r * p.dim + i % p.dim]; } else { out[i] = 0.0; }
 }
 `,
 };

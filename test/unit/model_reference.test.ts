@@ -56,6 +56,7 @@ test('decoding with the KV cache gives the logits of the full forward', async ()
     let h = model.hidden(Uint32Array.from(ids.slice(0, 5)), 1, { cache });
     let lg = model.logits(h, [4]);
     assertClose(await lg.read(), full[4], { rtol: 1e-5, what: 'prefill last row' });
+    for (const bad of [5, -1, 1.5]) assert.throws(() => model.logits(h, [bad]), /logits: row .* is not a row of the hidden states \(0\.\.4\)/);
     h.dispose(); lg.dispose();
     for (let t = 5; t < ids.length; t++) {
       h = model.hidden(Uint32Array.of(ids[t]), 1, { cache });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rmsnorm } from '../../kernel/ops/rmsnorm.js';
 import { Tensor } from '../../kernel/gpu/tensor.js';
@@ -34,3 +35,14 @@ for (const [rows, dim] of [[1, 64], [7, 100], [33, 130], [3, 1]] as const) {
     });
   }
 }
+
+test('rmsnorm rejects a non-f32 input (its kernels read f32 rows)', async () => {
+  const gpu = await testGpu();
+  const x = Tensor.alloc(gpu, [4, 256], 'bf16', gpu.activationTag('x'));
+  const w = Tensor.alloc(gpu, [256], 'f32', { layer: 'test', tensor: 'w', kind: 'weights' });
+  try {
+    assert.throws(() => rmsnorm(gpu, x, w, 1e-5), /rmsnorm input: expected an f32 tensor, got bf16/);
+  } finally {
+    x.dispose(); w.dispose();
+  }
+});
