@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { DeviceLostError } from '../errors.js';
 import { backendName, chooseAdapter, describeAdapter } from './adapter.js';
+import { BindGroupCache, type ParamsBinding } from './bind_groups.js';
 import { Allocator, type MemoryTag, type TrackedBuffer } from './allocator.js';
 import { PARAM_SLOT_BYTES, type Params } from './params.js';
 import { PipelineCache, type Kernel, type KernelSource } from './pipelines.js';
@@ -45,7 +46,10 @@ export class Gpu {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly paramArena: TrackedBuffer;
+  /** Host copy of the params of the dispatches recorded since the last submit, uploaded once at submit. */
+  private readonly paramBytes = new Uint8Array(PARAM_SLOTS * PARAM_SLOT_BYTES);
   private paramSlot = 0;
+  private readonly bindGroups: BindGroupCache;
   private dispatches = 0;
   /** Layer that activations created now belong to (set by the model as it walks its layers). */
   activationLayer = 'runtime';
@@ -74,6 +78,7 @@ export class Gpu {
     this.pool = new BufferPool(this);
     this.allocator.reclaim = (needed) => this.pool.trim(needed);
     this.subgroups = device.features.has('subgroups');
+    this.bindGroups = new BindGroupCache(device);
     this.paramArena = this.allocator.create(PARAM_SLOTS * PARAM_SLOT_BYTES, 0x0040 | 0x0008 /* UNIFORM | COPY_DST */,
       { layer: 'runtime', tensor: 'dispatch params', kind: 'other' });
     device.onuncapturederror = (e) => {
@@ -141,14 +146,14 @@ export class Gpu {
     if (buffers.length !== k.storageBindings) throw new Error(`${k.name}: expected ${k.storageBindings} buffers, got ${buffers.length}`);
     if (k.hasParams !== (params !== null)) throw new Error(`${k.name}: params ${k.hasParams ? 'required' : 'not declared'}`);
     if (params && this.paramSlot >= PARAM_SLOTS) this.flush();
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    let paramsBinding: ParamsBinding | null = null;
     if (params) {
       const offset = this.paramSlot++ * PARAM_SLOT_BYTES;
       const bytes = params.bytes();
-      this.device.queue.writeBuffer(this.paramArena.buffer, offset, bytes);
-      entries.push({ binding: buffers.length, resource: { buffer: this.paramArena.buffer, offset, size: bytes.byteLength } });
+      this.paramBytes.set(bytes, offset);
+      paramsBinding = { buffer: this.paramArena.buffer, offset, size: bytes.byteLength };
     }
-    const group = this.device.createBindGroup({ layout: k.pipeline.getBindGroupLayout(0), entries });
+    const group = this.bindGroups.get(k, buffers, paramsBinding);
     const pass = this.computePass();
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, group);
@@ -176,6 +181,8 @@ export class Gpu {
     const cmd = this.encoder.finish();
     this.encoder = null;
     this.dispatches = 0;
+    // Queue order: the params land before the commands that read them, and after the previous submit's commands.
+    if (this.paramSlot) this.device.queue.writeBuffer(this.paramArena.buffer, 0, this.paramBytes, 0, this.paramSlot * PARAM_SLOT_BYTES);
     this.paramSlot = 0;
     this.device.queue.submit([cmd]);
     this.submitCount++;

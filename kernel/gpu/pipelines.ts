@@ -4,6 +4,8 @@
 export interface Kernel {
   readonly name: string;
   readonly pipeline: GPUComputePipeline;
+  /** The pipeline's bind group layout, asked for once (each call makes a new object). */
+  readonly layout: GPUBindGroupLayout;
   /** Number of storage buffers bound before the (optional) uniform params at the next binding. */
   readonly storageBindings: number;
   readonly hasParams: boolean;
@@ -50,7 +52,7 @@ export class PipelineCache {
   }
 
   private remember(src: KernelSource, pipeline: GPUComputePipeline): Kernel {
-    const k: Kernel = { name: src.key, pipeline, storageBindings: src.storageBindings, hasParams: src.hasParams };
+    const k: Kernel = { name: src.key, pipeline, layout: pipeline.getBindGroupLayout(0), storageBindings: src.storageBindings, hasParams: src.hasParams };
     this.kernels.set(src.key, k);
     return k;
   }
