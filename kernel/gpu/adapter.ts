@@ -24,11 +24,12 @@ export interface AdapterChoice {
 }
 
 /**
- * Whether storage accesses are bounds-checked. Robustness (bounds clamping of every storage access, by Tint and by the Vulkan driver) is
- * there to contain untrusted web shaders; llmnb runs only its own generated kernels, whose indices are clamped or
- * guarded where a tile overhangs a tensor and which are tested on shapes that are not tile multiples. Without it a
- * gathered load costs about 40% less on SwiftShader (the matmuls gain about 10%, memory-bound kernels such as
- * AdamW 1.8x). Native Dawn ML runtimes (ONNX Runtime's WebGPU provider) turn it off for the same reason.
+ * Whether storage accesses are bounds-checked. Robustness (bounds clamping of every storage access, by Tint and by
+ * the Vulkan driver) is there to contain untrusted web shaders; llmnb runs only its own generated kernels, whose
+ * indices are clamped or guarded where a tile overhangs a tensor (audited for exactly this) and which are tested on
+ * shapes that are not tile multiples. Without it a gathered load costs about 40% less on SwiftShader (the matmuls
+ * gain about 10%, memory-bound kernels such as AdamW 1.8x). Native Dawn ML runtimes (ONNX Runtime's WebGPU
+ * provider) turn it off for the same reason.
  * `LLMNB_GPU_ROBUSTNESS=on` restores it, to rule out an out-of-bounds access when a kernel misbehaves.
  */
 export function robustAccess(env: NodeJS.ProcessEnv = process.env): boolean {
