@@ -14,7 +14,7 @@ import { Params } from '../kernel/gpu/params.js';
 import { Tensor, type DType } from '../kernel/gpu/tensor.js';
 import { linear, linearGradInput, linearGradWeight } from '../kernel/ops/linear.js';
 import { matmulClassesFor, tuneMatmuls } from '../kernel/ops/matmul/autotune.js';
-import { candidateVariants, defaultVariant, forceMatmulVariant, rowsClass, tunedVariant, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
+import { candidateVariants, forceMatmulVariant, matmulVariantFor, rowsClass, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
 
 /** `products`: how many products one run performs (small ones repeat so that a run lasts long enough to time). */
 interface Case { name: string; flops: number; products: number; run: () => void | Promise<void> }
@@ -30,8 +30,8 @@ const gpu = await Gpu.open();
 // The autotune's choices (measured now, or read from its cache) pick the variant of the backward products.
 gpu.onNotice = (text) => console.log(text);
 await tuneMatmuls(gpu, matmulClassesFor('bf16', true));
-const dxVariant = tunedVariant(gpu, { op: 'dx', bDtype: 'bf16', rows: 'many' }) ?? defaultVariant(gpu, { rows: 'many' });
-const dwVariant = tunedVariant(gpu, { op: 'dw', bDtype: 'f32', rows: 'many' }) ?? defaultVariant(gpu, { rows: 'many' });
+const [dxVariant, dwVariant] = (['dx', 'dw'] as const).map((op) =>
+  matmulVariantFor(gpu, { op, bDtype: op === 'dx' ? 'bf16' : 'f32', rows: 'many', bf16Elements: false, macs: 128 * 4096 * 4096 }));
 const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 const tag = (tensor: string) => ({ layer: 'bench', tensor, kind: 'other' as const });
 

@@ -32,20 +32,20 @@ export interface AdapterChoice {
  * provider) turn it off for the same reason.
  * `LLMNB_GPU_ROBUSTNESS=on` restores it, to rule out an out-of-bounds access when a kernel misbehaves.
  */
-export function robustAccess(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.LLMNB_GPU_ROBUSTNESS === 'on';
+export function robustAccess(): boolean {
+  return process.env.LLMNB_GPU_ROBUSTNESS === 'on';
 }
 
 let installedGlobals = false;
 const keepAlive: GPU[] = [];
 
-function instance(): GPU {
+function instance(robust: boolean): GPU {
   if (!installedGlobals) {
     // GPUBufferUsage, GPUMapMode, ... as globals, as in a browser.
     Object.assign(globalThis, globals);
     installedGlobals = true;
   }
-  const gpu = create(robustAccess() ? [] : ['enable-dawn-features=disable_robustness']) as GPU;
+  const gpu = create(robust ? [] : ['enable-dawn-features=disable_robustness']) as GPU;
   keepAlive.push(gpu);
   return gpu;
 }
@@ -63,11 +63,12 @@ function isSoftware(info: GPUAdapterInfo): boolean {
 export async function chooseAdapter(opts: { forceSoftware?: boolean } = {}): Promise<AdapterChoice> {
   // The Vulkan loader complains on stderr without a runtime dir; any writable directory will do.
   if (!process.env.XDG_RUNTIME_DIR || !fs.existsSync(process.env.XDG_RUNTIME_DIR)) process.env.XDG_RUNTIME_DIR = os.tmpdir();
+  const robust = robustAccess();
   if (!opts.forceSoftware) {
-    const gpu = instance();
+    const gpu = instance(robust);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (adapter && !isSoftware(adapter.info)) return { adapter, gpu, software: false, robustAccess: robustAccess() };
-    if (adapter) return { adapter, gpu, software: true, robustAccess: robustAccess(), notice: `using software adapter ${describeAdapter(adapter.info)}` };
+    if (adapter && !isSoftware(adapter.info)) return { adapter, gpu, software: false, robustAccess: robust };
+    if (adapter) return { adapter, gpu, software: true, robustAccess: robust, notice: `using software adapter ${describeAdapter(adapter.info)}` };
   }
   const icd = process.env.VK_ICD_FILENAMES && fs.existsSync(process.env.VK_ICD_FILENAMES)
     ? process.env.VK_ICD_FILENAMES
@@ -75,10 +76,10 @@ export async function chooseAdapter(opts: { forceSoftware?: boolean } = {}): Pro
   if (icd) {
     // The Vulkan loader reads these when an instance is created, so a fresh instance sees them.
     process.env.VK_ICD_FILENAMES = icd;
-    const adapter = await instance().requestAdapter();
+    const adapter = await instance(robust).requestAdapter();
     if (adapter) {
       return {
-        adapter, gpu: keepAlive[keepAlive.length - 1], software: true, robustAccess: robustAccess(),
+        adapter, gpu: keepAlive[keepAlive.length - 1], software: true, robustAccess: robust,
         notice: `no GPU adapter found; using SwiftShader (CPU) from ${icd}: expect CPU speed`,
       };
     }

@@ -9,7 +9,7 @@ import { Tensor, floatDtype, fmtShape, numelOf, type DType } from '../gpu/tensor
 import { DtypeMismatchError, ShapeMismatchError, UsageError } from '../errors.js';
 import { COLUMN_SUM_WG, columnSumKernel } from './matmul/column_sum.js';
 import { FLAG_ACCUMULATE, FLAG_BIAS_BF16, FLAG_BIAS_F32, FLAG_ROUND_BF16, PARAM_FIELDS, type MatmulParams } from './matmul/tiled.js';
-import { OP_LAYOUTS, matmulPlan, matmulVariantFor, rowsClass, type MatmulOp } from './matmul/variants.js';
+import { OP_FLAGS, OP_LAYOUTS, matmulPlan, matmulVariantFor, rowsClass, type MatmulOp } from './matmul/variants.js';
 
 /**
  * y: [...lead, N] f32 = x: [...lead, K] f32 @ w: [N, K]^T (+ bias: [N]). `compute` 'bf16' rounds every output to
@@ -65,7 +65,7 @@ export function linearGradWeight(gpu: Gpu, dy: Tensor, x: Tensor, dw: Tensor): v
   for (const part of dw.parts) {
     if (part.rows === 0) continue;
     run(gpu, 'dw', null, [dy.buffer, x.buffer, x.buffer, part.buf.buffer], {
-      rows: part.rows, cols: K, depth: rows, lda: N, ldb: K, ldc: K, aOff: part.rowStart, cOff: 0, flags: FLAG_ACCUMULATE,
+      rows: part.rows, cols: K, depth: rows, lda: N, ldb: K, ldc: K, aOff: part.rowStart, cOff: 0, flags: OP_FLAGS.dw,
     });
   }
 }

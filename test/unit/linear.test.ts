@@ -8,6 +8,7 @@ import { roundBf16 } from '../../kernel/gpu/bf16.js';
 import { Tensor, type DType } from '../../kernel/gpu/tensor.js';
 import { DtypeMismatchError, ShapeMismatchError } from '../../kernel/errors.js';
 import { linear, linearGradBias, linearGradInput, linearGradWeight } from '../../kernel/ops/linear.js';
+import { referenceProduct, type ReferenceProduct } from '../../kernel/ops/matmul/reference.js';
 import { MATMUL_VARIANTS, forceMatmulVariant } from '../../kernel/ops/matmul/variants.js';
 import { testGpu } from './helpers/gpu.js';
 import { randomArray } from './helpers/random.js';
@@ -17,27 +18,12 @@ const WEIGHTS: MemoryTag = { layer: 'test', tensor: 'w', kind: 'weights' };
 const GRADS: MemoryTag = { layer: 'test', tensor: 'grad', kind: 'grads' };
 
 /** A float64 product with, per element, the sum of |terms| that bounds its f32 accumulation error. */
-interface Expected { value: Float64Array; magnitude: Float64Array; terms: number }
+interface Expected extends ReferenceProduct { terms: number }
 
 /** out[i, j] = init[i, j] + sum_r a(i, r) * b(j, r). */
 function product(rows: number, cols: number, depth: number, a: (i: number, r: number) => number,
   b: (j: number, r: number) => number, init?: ArrayLike<number>): Expected {
-  const value = new Float64Array(rows * cols);
-  const magnitude = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      let s = init ? init[i * cols + j] : 0;
-      let m = Math.abs(s);
-      for (let r = 0; r < depth; r++) {
-        const t = a(i, r) * b(j, r);
-        s += t;
-        m += Math.abs(t);
-      }
-      value[i * cols + j] = s;
-      magnitude[i * cols + j] = m;
-    }
-  }
-  return { value, magnitude, terms: depth + 1 };
+  return { ...referenceProduct(rows, cols, depth, a, b, init), terms: depth + 1 };
 }
 
 /** |got - want| <= (terms + 2) u sum|terms|: the worst case of f32 accumulation in any order (plus a bias add). */

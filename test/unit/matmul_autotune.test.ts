@@ -47,7 +47,7 @@ test('every candidate variant computes every class like float64 on this adapter'
 });
 
 test('the correctness check rejects results off by more than f32 accumulation error', () => {
-  const ref = { value: Float64Array.from([1.5, -2, 0]), scale: Float64Array.from([3, 4, 1]) };
+  const ref = { value: Float64Array.from([1.5, -2, 0]), magnitude: Float64Array.from([3, 4, 1]) };
   assert.equal(firstMismatch(Float32Array.from([1.5 + 1e-6, -2, 0]), ref), null);
   assert.match(firstMismatch(Float32Array.from([1.5, -2.001, 0]), ref)!, /element 1 is -2.00/);
   assert.match(firstMismatch(Float32Array.from([1.5, -2, NaN]), ref)!, /element 2 is NaN/);

@@ -12,6 +12,7 @@ import { Tensor, type DType } from '../../kernel/gpu/tensor.js';
 import {
   FLAG_ACCUMULATE, FLAG_BIAS_BF16, FLAG_BIAS_F32, FLAG_ROUND_BF16, PARAM_FIELDS, type Layout, type MatmulParams,
 } from '../../kernel/ops/matmul/tiled.js';
+import { referenceProduct } from '../../kernel/ops/matmul/reference.js';
 import { WORKGROUP_TILE, workgroupMatmulKernel } from '../../kernel/ops/matmul/workgroup_tiled.js';
 import { testGpu } from './helpers/gpu.js';
 import { randomArray } from './helpers/random.js';
@@ -83,6 +84,7 @@ async function check(gpu: Gpu, pr: Product, b: BStorage, cs: Case, seed: number,
   gpu.dispatch(kernel, [A.t.buffer, B.t.buffer, bias.t.buffer, C.t.buffer], params, [x, y + extraWorkgroupRows]);
   const got = await C.t.read();
 
+  const want = referenceProduct(rows, cols, depth, (i, r) => A.v[aAt(i, r)], (j, r) => B.v[bAt(j, r)]);
   const useBias = (flags & (FLAG_BIAS_F32 | FLAG_BIAS_BF16)) !== 0;
   for (let i = 0; i < rows * ldc; i++) {
     const row = Math.floor(i / ldc);
@@ -91,13 +93,8 @@ async function check(gpu: Gpu, pr: Product, b: BStorage, cs: Case, seed: number,
       if (!Object.is(got[i], C.v[i])) assert.fail(`${what}: C[${i}] outside the window changed from ${C.v[i]} to ${got[i]}`);
       continue;
     }
-    let sum = 0;
-    let magnitude = 0;
-    for (let r = 0; r < depth; r++) {
-      const term = A.v[aAt(row, r)] * B.v[bAt(j, r)];
-      sum += term;
-      magnitude += Math.abs(term);
-    }
+    let sum = want.value[row * cols + j];
+    let magnitude = want.magnitude[row * cols + j];
     for (const extra of [flags & FLAG_ACCUMULATE ? C.v[i] : 0, useBias ? bias.v[cOff + j] : 0]) {
       sum += extra;
       magnitude += Math.abs(extra);

@@ -14,6 +14,7 @@ import type { Gpu } from '../../gpu/context.js';
 import { Tensor, type DType } from '../../gpu/tensor.js';
 import { seededRandom } from '../../random.js';
 import { linear, linearGradInput, linearGradWeight } from '../linear.js';
+import { referenceProduct, type ReferenceProduct } from './reference.js';
 import {
   forceMatmulVariant, matmulClassKey, matmulPlan, setTunedVariant, candidateVariants, tunedVariant,
   type MatmulClass, type MatmulVariant,
@@ -187,8 +188,8 @@ class Operands {
     return (out ?? this.dw!).read();
   }
 
-  /** The product in float64 on the CPU, and the sum of |terms| per element (the scale of rounding errors). */
-  reference(): { value: Float64Array; scale: Float64Array } {
+  /** The product in float64 on the CPU, with the scale of its rounding errors. */
+  reference(): ReferenceProduct {
     const { M, K, N } = this.d;
     // C(i, j) = sum_r A(i, r) B(j, r) with (rows, cols, depth) and accessors per op.
     const [rows, cols, depth, a, b] = {
@@ -196,22 +197,7 @@ class Operands {
       dx: [M, K, N, (i: number, r: number) => this.dy[i * N + r], (j: number, r: number) => this.w[r * K + j]],
       dw: [N, K, M, (i: number, r: number) => this.dy[r * N + i], (j: number, r: number) => this.x[r * K + j]],
     }[this.c.op] as [number, number, number, (i: number, r: number) => number, (j: number, r: number) => number];
-    const value = new Float64Array(rows * cols);
-    const scale = new Float64Array(rows * cols);
-    for (let i = 0; i < rows; i++) {
-      for (let j = 0; j < cols; j++) {
-        let s = 0;
-        let abs = 0;
-        for (let r = 0; r < depth; r++) {
-          const t = a(i, r) * b(j, r);
-          s += t;
-          abs += Math.abs(t);
-        }
-        value[i * cols + j] = s;
-        scale[i * cols + j] = abs;
-      }
-    }
-    return { value, scale };
+    return referenceProduct(rows, cols, depth, a, b);
   }
 
   dispose(): void {
@@ -223,10 +209,10 @@ class Operands {
  * Null when every element of `got` is within f32 accumulation error of the float64 product (a few ulps of the sum
  * of |terms|; a broken kernel is off by O(1)), else the first element that is not.
  */
-export function firstMismatch(got: Float32Array, ref: { value: Float64Array; scale: Float64Array }): string | null {
+export function firstMismatch(got: Float32Array, ref: ReferenceProduct): string | null {
   if (got.length !== ref.value.length) return `${got.length} elements, expected ${ref.value.length}`;
   for (let e = 0; e < got.length; e++) {
-    if (!(Math.abs(got[e] - ref.value[e]) <= 1e-5 * ref.scale[e] + 1e-30)) {
+    if (!(Math.abs(got[e] - ref.value[e]) <= 1e-5 * ref.magnitude[e] + 1e-30)) {
       return `element ${e} is ${got[e]}, expected ${ref.value[e].toPrecision(7)}`;
     }
   }
