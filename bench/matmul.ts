@@ -57,7 +57,7 @@ for (const [M] of SHAPES) {
     dy.write(rand(M * N));
     const dw = Tensor.alloc(gpu, [N, K], 'f32', tag('dw'));
     cases.push(ours(`linearGradInput ${dxVariant} bf16 W (${M},${K},${N})`, dxVariant, 2 * M * K * N, () => linearGradInput(gpu, dy, weights.bf16).dispose()));
-    cases.push(ours(`linearGradWeight ${dwVariant} f32 (${M},${K},${N})`, dwVariant, 2 * M * K * N, () => linearGradWeight(gpu, dy, x, dw)));
+    cases.push(ours(`linearGradWeight ${dwVariant} f32 (${M},${K},${N})`, dwVariant, 2 * M * K * N, () => linearGradWeight(gpu, dy, x, dw, { accumulate: false })));
   }
 }
 const tfjs = await tfjsCases();

@@ -10,7 +10,7 @@
 // readback: what evaluation runs) is timed too, so both see the same load. Printed: training tokens/s, peak
 // allocator bytes by kind (as the trainer reports them), and the measured ratio (step time / forward time) next to
 // the FLOP ratio (n + 2k) / n for k trainable of n blocks; also the ratio without the step's per-parameter work
-// (zeroing gradients, AdamW: memory-bound, independent of the batch; timed alone before training), which is what
+// (the AdamW update: memory-bound, independent of the batch; timed alone before training), which is what
 // the FLOP ratio counts. Best of the steps, by wall time and, on a software adapter,
 // by CPU time (harness.ts). With --profile, one more step is broken down per dispatch (dispatch_profile.ts).
 // Appends one JSON line to bench/results/train.jsonl; exits 1 if the ratio is off by more than 15%.
@@ -67,7 +67,7 @@ interface ModelResult {
   losses: number[];
   peakBytes: TrainReport['peakBytes'];
   profile: ReturnType<typeof sumByKernel> | null;
-  /** Zeroing the gradients and the AdamW update of every trainable tensor, timed alone (see timePerParameterWork). */
+  /** The AdamW update of every trainable tensor, timed alone (see timePerParameterWork). */
   perParameter: Timing;
   flopRatio: number;
   /** step / forward, and (step - perParameter) / forward, by the acceptance basis. */
@@ -184,18 +184,18 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
 }
 
 /**
- * What a step costs per trainable parameter, whatever the batch: zeroing the gradients and the AdamW update (the
- * trainer's own calls), on fresh zero gradients and state with lr 0, so the weights stay as they are. Timed alone
- * before training (best of `rounds` after a warm-up), then freed.
+ * What a step costs per trainable parameter, whatever the batch: the AdamW update (the trainer's own call), on zero
+ * gradients and fresh state with lr 0, so the weights stay as they are. Timed alone before training (best of
+ * `rounds` after a warm-up), then freed.
  */
 async function timePerParameterWork(model: LlamaModel, rounds: number): Promise<Timing> {
   const { params } = selectTrainable(model, 'last-block');
   const grads = params.map((p) => Tensor.alloc(gpu, p.shape, 'f32', { layer: p.layer, tensor: `${p.name}:grad (timing)`, kind: 'grads' }));
+  for (const g of grads) for (const part of g.parts) gpu.clear(part.buf.buffer);
   const states = params.map((p) => AdamWState.create(gpu, { tensor: p.tensor, name: p.name, layer: p.layer }));
   let t = 0;
   const run = () => {
     t++;
-    for (const g of grads) for (const part of g.parts) gpu.clear(part.buf.buffer);
     params.forEach((p, i) => adamwStep(gpu, states[i], p.tensor, grads[i], t, { ...ADAMW_DEFAULTS, lr: 0 }));
   };
   const times: Timing[] = [];
@@ -250,7 +250,7 @@ function printModel(r: ModelResult): void {
   const kinds = MEMORY_KINDS.filter((k) => r.peakBytes[k] > 0).map((k) => `${k} ${formatBytes(r.peakBytes[k])}`);
   log(`peak allocator bytes: ${formatBytes(r.peakBytes.total)} (${kinds.join(', ')}; peaks per kind need not coincide)`);
   const p = r.perParameter;
-  log(`per-parameter work in a step (zeroing gradients + AdamW, timed alone): ${fmt(p.ms, 0)} ms (cpu ${fmt(p.cpuMs, 0)} ms), ` +
+  log(`per-parameter work in a step (AdamW, timed alone): ${fmt(p.ms, 0)} ms (cpu ${fmt(p.cpuMs, 0)} ms), ` +
     `${fmt(100 * (r.acceptance.basis === 'cpu' ? p.cpuMs / r.step.cpuMs : p.ms / r.step.ms))}% of the step`);
   const by = r.acceptance.basis === 'cpu' ? 'CPU time (software adapter: the machine is shared)' : 'wall time';
   const verdict = (ok: boolean) => (ok ? 'yes' : 'NO');

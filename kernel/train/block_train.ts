@@ -9,12 +9,13 @@ import type { Gpu } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { attention, attentionBackward } from '../ops/attention.js';
 import { add, addInPlace } from '../ops/elementwise.js';
-import { linear, linearGradInput, linearGradWeight } from '../ops/linear.js';
+import { linear, linearGradInput } from '../ops/linear.js';
 import { rmsnorm, rmsnormBackward } from '../ops/rmsnorm.js';
 import { rope, ropeBackward } from '../ops/rope.js';
 import { swiglu, swigluBackward } from '../ops/swiglu.js';
 import type { BlockWeights } from '../model/block.js';
 import type { LlamaConfig } from '../model/config.js';
+import type { Gradients } from './gradients.js';
 
 export interface TrainContext {
   batch: number;
@@ -28,9 +29,6 @@ export interface BlockActivations {
   x: Tensor; h1: Tensor; q: Tensor; k: Tensor; v: Tensor; attn: Tensor; lse: Tensor;
   x2: Tensor; h2: Tensor; g: Tensor; u: Tensor; s: Tensor;
 }
-
-/** f32 gradient accumulators of a block's weights (null: that weight is frozen). */
-export type BlockGrads = { [K in keyof BlockWeights]: Tensor | null };
 
 /** Runs the block and keeps every activation backward needs. x is kept (not disposed) as part of them. */
 export function blockForwardSaving(gpu: Gpu, c: LlamaConfig, w: BlockWeights, x: Tensor, ctx: TrainContext): { y: Tensor; saved: BlockActivations } {
@@ -62,33 +60,32 @@ export function disposeActivations(a: BlockActivations, keepInput = false): void
 }
 
 /**
- * Accumulates the block's weight gradients for upstream dy: [N, D] and returns dx: [N, D] (null when
- * `needInputGrad` is false: nothing below is trainable). Disposes the saved activations except x.
+ * Gives the block's trainable weights their gradient contributions for upstream dy: [N, D] and returns dx: [N, D]
+ * (null when `needInputGrad` is false: nothing below is trainable). Disposes the saved activations except x.
  */
-export function blockBackward(gpu: Gpu, c: LlamaConfig, w: BlockWeights, grads: BlockGrads, a: BlockActivations,
+export function blockBackward(gpu: Gpu, c: LlamaConfig, w: BlockWeights, grads: Gradients, a: BlockActivations,
   dy: Tensor, ctx: TrainContext, needInputGrad: boolean): Tensor | null {
   const { batch: B, seqLen: T } = ctx;
   const N = B * T;
-  const gradW = (g: Tensor | null, dOut: Tensor, input: Tensor) => { if (g) linearGradWeight(gpu, dOut, input, g); };
 
   // MLP
-  gradW(grads.down, dy, a.s);
+  grads.addLinearWeight(w.down, dy, a.s);
   const ds = linearGradInput(gpu, dy, w.down.tensor);
   const { dGate, dUp } = swigluBackward(gpu, a.g, a.u, ds);
   ds.dispose();
-  gradW(grads.gate, dGate, a.h2);
-  gradW(grads.up, dUp, a.h2);
+  grads.addLinearWeight(w.gate, dGate, a.h2);
+  grads.addLinearWeight(w.up, dUp, a.h2);
   const dh2 = linearGradInput(gpu, dGate, w.gate.tensor);
   const dh2Up = linearGradInput(gpu, dUp, w.up.tensor);
   addInPlace(gpu, dh2, dh2Up);
   for (const t of [dGate, dUp, dh2Up]) t.dispose();
-  const dx2 = rmsnormBackward(gpu, a.x2, w.postNorm.tensor, dh2, c.rmsNormEps, grads.postNorm);
+  const dx2 = rmsnormBackward(gpu, a.x2, w.postNorm.tensor, dh2, c.rmsNormEps, grads.accumulator(w.postNorm));
   dh2.dispose();
   addInPlace(gpu, dx2, dy);
 
   // attention
   const attn2d = a.attn.reshape([N, c.numHeads * c.headDim]);
-  gradW(grads.o, dx2, attn2d);
+  grads.addLinearWeight(w.o, dx2, attn2d);
   const da = linearGradInput(gpu, dx2, w.o.tensor);
   const { dq, dk, dv } = attentionBackward(gpu, a.q, a.k, a.v, a.attn, da.reshape([B, T, c.numHeads, c.headDim]), a.lse);
   da.dispose();
@@ -99,18 +96,18 @@ export function blockBackward(gpu: Gpu, c: LlamaConfig, w: BlockWeights, grads: 
   const dq2d = dq0.reshape([N, c.numHeads * c.headDim]);
   const dk2d = dk0.reshape([N, c.numKvHeads * c.headDim]);
   const dv2d = dv.reshape([N, c.numKvHeads * c.headDim]);
-  gradW(grads.q, dq2d, a.h1);
-  gradW(grads.k, dk2d, a.h1);
-  gradW(grads.v, dv2d, a.h1);
+  grads.addLinearWeight(w.q, dq2d, a.h1);
+  grads.addLinearWeight(w.k, dk2d, a.h1);
+  grads.addLinearWeight(w.v, dv2d, a.h1);
   let dx: Tensor | null = null;
-  if (needInputGrad || grads.inputNorm) {
+  if (needInputGrad || grads.has(w.inputNorm)) {
     const dh1 = linearGradInput(gpu, dq2d, w.q.tensor);
     for (const [d, wt] of [[dk2d, w.k.tensor], [dv2d, w.v.tensor]] as const) {
       const part = linearGradInput(gpu, d, wt);
       addInPlace(gpu, dh1, part);
       part.dispose();
     }
-    dx = rmsnormBackward(gpu, a.x, w.inputNorm.tensor, dh1, c.rmsNormEps, grads.inputNorm);
+    dx = rmsnormBackward(gpu, a.x, w.inputNorm.tensor, dh1, c.rmsNormEps, grads.accumulator(w.inputNorm));
     dh1.dispose();
     addInPlace(gpu, dx, dx2);
   }

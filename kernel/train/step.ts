@@ -1,19 +1,19 @@
 // One forward + backward pass of the classification recipe on a batch: frozen blocks run forward only (nothing
 // kept), trainable blocks keep what backward needs (or only their input with gradient checkpointing), the head
-// reads each sequence's last real token, the loss is the mean cross-entropy, and gradients are accumulated (+=)
-// into the f32 grad tensors of the trainable parameters.
+// reads each sequence's last real token, the loss is the mean cross-entropy, and the gradients of the trainable
+// parameters get this batch's contribution (gradients.ts: the step's first one writes, later ones add).
 import type { Gpu } from '../gpu/context.js';
 import { Tensor } from '../gpu/tensor.js';
 import { crossEntropy } from '../ops/cross_entropy.js';
 import { embedding, embeddingGradWeight } from '../ops/embedding.js';
-import { linear, linearGradBias, linearGradInput, linearGradWeight } from '../ops/linear.js';
+import { linear, linearGradBias, linearGradInput } from '../ops/linear.js';
 import { rmsnorm, rmsnormBackward } from '../ops/rmsnorm.js';
 import { gatherRows, scatterRows } from '../ops/rows.js';
 import { blockForward, type BlockWeights } from '../model/block.js';
 import type { LlamaModel } from '../model/llama.js';
-import type { Parameter } from '../model/parameter.js';
-import { blockBackward, blockForwardSaving, type BlockActivations, type BlockGrads, type TrainContext } from './block_train.js';
+import { blockBackward, blockForwardSaving, type BlockActivations, type TrainContext } from './block_train.js';
 import type { Batch } from './batches.js';
+import type { Gradients } from './gradients.js';
 import type { TrainableSet } from './trainable.js';
 
 export interface StepOutput {
@@ -23,16 +23,11 @@ export interface StepOutput {
   logits: Tensor;
 }
 
-/** f32 gradient of each trainable parameter. */
-export type GradMap = Map<Parameter, Tensor>;
-
-const BLOCK_KEYS: (keyof BlockWeights)[] = ['inputNorm', 'q', 'k', 'v', 'o', 'postNorm', 'gate', 'up', 'down'];
-
 /**
- * Forward and backward on `batch`; gradients += d(loss * gradScale)/dparam. The caller reads and disposes the
- * returned loss and logits.
+ * Forward and backward on `batch`; each trainable parameter's gradient gets d(loss * gradScale)/dparam. The caller
+ * reads and disposes the returned loss and logits.
  */
-export function forwardBackward(model: LlamaModel, set: TrainableSet, grads: GradMap, batch: Batch,
+export function forwardBackward(model: LlamaModel, set: TrainableSet, grads: Gradients, batch: Batch,
   opts: { gradScale: number; gradCheckpoint: boolean }): StepOutput {
   const gpu = model.gpu;
   const c = model.config;
@@ -81,14 +76,14 @@ export function forwardBackward(model: LlamaModel, set: TrainableSet, grads: Gra
   labels.dispose();
 
   // backward through the head and the final norm (on the B last rows only)
-  const grad = (p: Parameter) => grads.get(p) ?? null;
-  if (grad(head.weight)) linearGradWeight(gpu, dLogits, hn, grad(head.weight)!);
-  if (head.bias && grad(head.bias)) linearGradBias(gpu, dLogits, grad(head.bias)!);
+  grads.addLinearWeight(head.weight, dLogits, hn);
+  const dBias = head.bias && grads.accumulator(head.bias);
+  if (dBias) linearGradBias(gpu, dLogits, dBias);
   hn.dispose();
   let dx: Tensor | null = null;
   if (normW.trainable || saved.length) {
     const dhn = linearGradInput(gpu, dLogits, head.weight.tensor);
-    const dxLast = rmsnormBackward(gpu, xLast, normW.tensor, dhn, c.rmsNormEps, grad(normW));
+    const dxLast = rmsnormBackward(gpu, xLast, normW.tensor, dhn, c.rmsNormEps, grads.accumulator(normW));
     dhn.dispose();
     if (saved.length) dx = scatterRows(gpu, dxLast, last, N);
     dxLast.dispose();
@@ -102,16 +97,15 @@ export function forwardBackward(model: LlamaModel, set: TrainableSet, grads: Gra
     const w = model.blockWeights(i);
     const kept = saved.pop()!;
     const acts = kept instanceof Tensor ? recompute(gpu, model, w, kept, ctx) : kept;
-    const blockGrads = Object.fromEntries(BLOCK_KEYS.map((k) => [k, grad(w[k])])) as BlockGrads;
     const needInput = i > set.firstBlock || set.embedding;
-    const dIn = blockBackward(gpu, c, w, blockGrads, acts, dx!, ctx, needInput);
+    const dIn = blockBackward(gpu, c, w, grads, acts, dx!, ctx, needInput);
     acts.x.dispose();
     dx!.dispose();
     dx = dIn;
   }
   if (set.embedding && dx) {
     gpu.activationLayer = 'embeddings';
-    embeddingGradWeight(gpu, dx, batch.ids, grad(model.embed_tokens.weight)!);
+    embeddingGradWeight(gpu, dx, batch.ids, grads.accumulator(model.embed_tokens.weight)!);
   }
   dx?.dispose();
   gpu.activationLayer = 'runtime';

@@ -4,7 +4,6 @@
 // interrupt stops between optimizer steps, so the model always holds the weights of a completed step.
 import { CancelledError } from '../errors.js';
 import type { MemoryKind } from '../gpu/allocator.js';
-import { Tensor } from '../gpu/tensor.js';
 import { argmax } from '../model/sampling.js';
 import type { LlamaModel } from '../model/llama.js';
 import type { Parameter } from '../model/parameter.js';
@@ -13,7 +12,8 @@ import { trainingBatches, trainingSteps, type BatchOptions, type TokenizedExampl
 import { evaluate, type EvalResult } from './evaluate.js';
 import { gradNorms } from './grad_norm.js';
 import { checkSchedule, learningRate, type LrSchedule } from './schedule.js';
-import { forwardBackward, type GradMap } from './step.js';
+import { forwardBackward } from './step.js';
+import { Gradients } from './gradients.js';
 import { selectTrainable, type TrainableSpec } from './trainable.js';
 
 export interface TrainOptions {
@@ -89,16 +89,13 @@ export async function train(model: LlamaModel, o: TrainOptions): Promise<TrainRe
   const steps = Math.ceil(micro / o.gradAccum);
   gpu.pool.trim(); // idle cached buffers from earlier work would blur this run's peak
   gpu.allocator.resetPeak();
-  const grads: GradMap = new Map();
+  let grads: Gradients | null = null;
   const states = new Map<Parameter, AdamWState>();
   const report: TrainReport = { steps: 0, seconds: 0, tokens: 0, history: [], evals: [], trainable: set.params.map((p) => p.name), peakBytes: emptyPeaks() };
   const t0 = performance.now();
   try {
-    for (const p of set.params) {
-      grads.set(p, Tensor.alloc(gpu, p.shape, 'f32', { layer: p.layer, tensor: `${p.name}:grad`, kind: 'grads' }));
-      states.set(p, AdamWState.create(gpu, { tensor: p.tensor, name: p.name, layer: p.layer }));
-    }
-    const gradList = [...grads.values()];
+    grads = new Gradients(gpu, set.params);
+    for (const p of set.params) states.set(p, AdamWState.create(gpu, { tensor: p.tensor, name: p.name, layer: p.layer }));
     const batches = trainingBatches(o.data, batchOpts);
     let lastEpoch = 0;
     for (let step = 1; step <= steps; step++) {
@@ -109,7 +106,7 @@ export async function train(model: LlamaModel, o: TrainOptions): Promise<TrainRe
         lastEpoch = group[0].epoch;
       }
       const tStep = performance.now();
-      for (const g of gradList) for (const part of g.parts) gpu.clear(part.buf.buffer);
+      grads.startStep();
       let loss = 0;
       let correct = 0;
       let seqs = 0;
@@ -130,8 +127,9 @@ export async function train(model: LlamaModel, o: TrainOptions): Promise<TrainRe
         tokens, seconds: 0, tokensPerSecond: 0,
       };
       const wantNorms = o.gradNormSteps?.includes(step) ?? false;
-      const norms = o.clipNorm !== null || wantNorms ? gradNorms(gpu, gradList, o.clipNorm !== null ? { maxNorm: o.clipNorm } : {}) : null;
-      for (const [p, g] of grads) {
+      const stepGrads = grads.finishStep();
+      const norms = o.clipNorm !== null || wantNorms ? gradNorms(gpu, stepGrads.map(([, g]) => g), o.clipNorm !== null ? { maxNorm: o.clipNorm } : {}) : null;
+      for (const [p, g] of stepGrads) {
         adamwStep(gpu, states.get(p)!, p.tensor, g, step, { ...o.optimizer, lr: record.lr }, o.clipNorm !== null ? norms!.clipScale : undefined);
       }
       if (norms) {
@@ -155,7 +153,7 @@ export async function train(model: LlamaModel, o: TrainOptions): Promise<TrainRe
     }
     throw e;
   } finally {
-    for (const g of grads.values()) g.dispose();
+    grads?.dispose();
     for (const s of states.values()) s.dispose();
     gpu.pool.trim();
     report.seconds = (performance.now() - t0) / 1000;

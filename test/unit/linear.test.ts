@@ -95,11 +95,15 @@ for (const variant of MATMUL_VARIANTS) {
         const dx = linearGradInput(gpu, dy, w);
         assertF32Close(await dx.read(), product(M, K, N, (m, n) => dyv[m * N + n], (k, n) => wv[n * K + k]), `dx (${what})`);
 
-        // dw accumulates into what is there: start from random values.
+        // dw starts from random values: writing replaces them, accumulating adds to them.
         const dw0 = values(N * K, seed + 4, 'f32');
         const dw = upload(gpu, [N, K], 'f32', dw0, GRADS);
-        linearGradWeight(gpu, dy, x, dw);
-        assertF32Close(await dw.read(), product(N, K, M, (n, m) => dyv[m * N + n], (k, m) => xv[m * K + k], dw0), `dw (${what})`);
+        const dwProduct = (start?: Float32Array) => product(N, K, M, (n, m) => dyv[m * N + n], (k, m) => xv[m * K + k], start);
+        linearGradWeight(gpu, dy, x, dw, { accumulate: false });
+        assertF32Close(await dw.read(), dwProduct(), `dw written (${what})`);
+        dw.write(dw0);
+        linearGradWeight(gpu, dy, x, dw, { accumulate: true });
+        assertF32Close(await dw.read(), dwProduct(dw0), `dw accumulated (${what})`);
 
         const db0 = values(N, seed + 5, 'f32');
         const db = upload(gpu, [N], 'f32', db0, GRADS);
@@ -153,7 +157,7 @@ test('split weights (3+ parts) give the same results as whole ones', async () =>
         const dw = Tensor.alloc(g, [N, K], 'f32', GRADS);
         const y = linear(g, x, w, bias);
         const dx = linearGradInput(g, dy, w);
-        linearGradWeight(g, dy, x, dw);
+        linearGradWeight(g, dy, x, dw, { accumulate: false });
         outputs.push({ parts: [w.parts.length, dw.parts.length], y: await y.read(), dx: await dx.read(), dw: await dw.read() });
         for (const t of [x, w, bias, dy, dw, y, dx]) t.dispose();
       }
@@ -206,6 +210,6 @@ test('linear rejects mismatched shapes and dtypes with typed errors', async () =
   assert.throws(() => linearGradInput(gpu, x, wOk), ShapeMismatchError);
   const dw = Tensor.alloc(gpu, [5, 8], 'bf16', GRADS);
   const dy = Tensor.alloc(gpu, [3, 5], 'f32', gpu.activationTag('dy'));
-  assert.throws(() => linearGradWeight(gpu, dy, x, dw), DtypeMismatchError);
+  assert.throws(() => linearGradWeight(gpu, dy, x, dw, { accumulate: false }), DtypeMismatchError);
   for (const t of [x, w, wOk, xBf16, bias, dw, dy]) t.dispose();
 });

@@ -145,7 +145,7 @@ class Operands {
   readonly w: Float32Array; // [N, K]
   readonly dy: Float32Array; // [M, N]
   private readonly tensors: Tensor[] = [];
-  /** dw accumulates into this tensor (the other products return theirs). */
+  /** dw is written into this tensor (the other products return theirs). */
   private dw: Tensor | null = null;
 
   constructor(private readonly gpu: Gpu, readonly c: MatmulClass, readonly d: Dims) {
@@ -172,7 +172,7 @@ class Operands {
       const dy = this.tensor(this.dy, [M, N], 'f32');
       const x = this.tensor(this.x, [M, K], 'f32');
       const dw = (this.dw = this.tensor(new Float32Array(N * K), [N, K], 'f32'));
-      return () => { linearGradWeight(this.gpu, dy, x, dw); return null; };
+      return () => { linearGradWeight(this.gpu, dy, x, dw, { accumulate: false }); return null; };
     }
     const w = this.tensor(this.w, [N, K], bDtype);
     if (op === 'dx') {
@@ -183,7 +183,7 @@ class Operands {
     return () => linear(this.gpu, x, w);
   }
 
-  /** The product's values: the returned tensor, or the dw accumulator. */
+  /** The product's values: the returned tensor, or the dw tensor. */
   async result(out: Tensor | null): Promise<Float32Array> {
     return (out ?? this.dw!).read();
   }

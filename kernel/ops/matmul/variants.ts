@@ -10,7 +10,7 @@
 import type { Gpu } from '../../gpu/context.js';
 import type { KernelSource } from '../../gpu/pipelines.js';
 import type { DType } from '../../gpu/tensor.js';
-import { FLAG_ACCUMULATE, matmulKernel, tileCols, type Layout, type TileShape } from './tiled.js';
+import { matmulKernel, tileCols, type Layout, type TileShape } from './tiled.js';
 import { WORKGROUP_TILE, workgroupMatmulKernel } from './workgroup_tiled.js';
 
 export const MATMUL_VARIANTS = ['subgroup4', 'plain', 'workgroup'] as const;
@@ -125,15 +125,12 @@ export interface MatmulPlan {
   colsPerWorkgroup: number;
 }
 
-/** What the store of each product usually does (FLAG_* in tiled.ts): dW accumulates into the gradient. */
-export const OP_FLAGS: Record<MatmulOp, number> = { fwd: 0, dx: 0, dw: FLAG_ACCUMULATE };
-
 /**
- * The kernel of `variant` for product `op` with `rows` rows of C and store `flags`. B is f32, or bf16 read in u32
- * pairs unless `bf16Elements` (odd leading dimension: one element at a time).
+ * The kernel of `variant` for product `op` with `rows` rows of C and store `flags` (FLAG_* in tiled.ts; 0: write).
+ * B is f32, or bf16 read in u32 pairs unless `bf16Elements` (odd leading dimension: one element at a time).
  */
 export function matmulPlan(variant: MatmulVariant, c: Pick<MatmulClass, 'op' | 'bDtype'>, rows: number,
-  flags = OP_FLAGS[c.op], bf16Elements = false): MatmulPlan {
+  flags = 0, bf16Elements = false): MatmulPlan {
   const [aLayout, bLayout] = OP_LAYOUTS[c.op];
   const spec = { op: c.op, aLayout, bLayout, bDtype: c.bDtype, bPairs: c.bDtype === 'bf16' && !bf16Elements, flags };
   if (variant === 'workgroup') {
