@@ -114,16 +114,18 @@ export function adamwStep(gpu: Gpu, state: AdamWState, param: Tensor, grad: Tens
   const scalars = (p: Params) => p.f32(1 - lr * weightDecay).f32(w1).u32(Math.abs(w1) < 0.5 ? 1 : 0).f32(beta2).f32(1 - beta2)
     .f32(Math.sqrt(bc2)).f32(eps).f32(-(lr / bc1));
   const bf16 = param.dtype === 'bf16';
-  const k = gpu.kernel(updateSource(bf16, gradScale !== undefined));
   const tensors = bf16 ? [param, state.master as Tensor, state.m, state.v, grad] : [param, state.m, state.v, grad];
   for (const s of segments(tensors)) {
     const bufs = s.at.map((a) => a.buffer);
     if (gradScale) bufs.push(gradScale.buffer);
-    const params = new Params().u32(s.n);
-    for (const a of s.at) params.u32(a.offset);
-    // bf16: one invocation per packed word the segment touches (a segment may start or end mid-word).
-    const invocations = bf16 ? ((s.at[0].offset + s.n - 1) >> 1) - (s.at[0].offset >> 1) + 1 : s.n;
-    gpu.dispatch(k, bufs, scalars(params), elementGrid(invocations));
+    // Runs of whole 4-element groups (the usual case: offsets at row starts of a width divisible by 4) take the
+    // vec4 kernel, 4 elements an invocation: on SwiftShader 1.6x faster than one element (or bf16 word) each.
+    const vec4 = s.n % 4 === 0 && s.at.every((a) => a.offset % 4 === 0);
+    const params = new Params().u32(vec4 ? s.n / 4 : s.n);
+    for (const a of s.at) params.u32(vec4 ? a.offset / 4 : a.offset);
+    // bf16 elementwise: one invocation per packed word the segment touches (a segment may start or end mid-word).
+    const invocations = vec4 ? s.n / 4 : bf16 ? ((s.at[0].offset + s.n - 1) >> 1) - (s.at[0].offset >> 1) + 1 : s.n;
+    gpu.dispatch(gpu.kernel(updateSource(bf16, gradScale !== undefined, vec4)), bufs, scalars(params), elementGrid(invocations));
   }
 }
 
@@ -171,16 +173,35 @@ ${ELEMENT_ENTRY}
 `,
 };
 
-/** WGSL of the fused update; `bf16`: parameter packed bf16 with an f32 master; `scaled`: gradient times scale[0]. */
-function updateSource(bf16: boolean, scaled: boolean) {
+/**
+ * WGSL of the fused update; `bf16`: parameter packed bf16 with an f32 master; `scaled`: gradient times scale[0];
+ * `vec4`: each invocation updates a group of 4 elements (the params count groups and offsets in groups), else one
+ * element, or for bf16 one packed word.
+ */
+function updateSource(bf16: boolean, scaled: boolean, vec4: boolean) {
+  const f = vec4 ? 'vec4f' : 'f32';
+  const words = vec4 ? 'vec2u' : 'u32'; // a group of 4 bf16 is 2 packed words
   const b = bf16
-    ? ['param: array<u32>', 'master: array<f32>', 'm: array<f32>', 'v: array<f32>', 'grad: array<f32>']
-    : ['param: array<f32>', 'm: array<f32>', 'v: array<f32>', 'grad: array<f32>'];
+    ? [`param: array<${words}>`, `master: array<${f}>`, `m: array<${f}>`, `v: array<${f}>`, `grad: array<${f}>`]
+    : [`param: array<${f}>`, `m: array<${f}>`, `v: array<${f}>`, `grad: array<${f}>`];
   const offsets = bf16 ? 'p_off: u32, master_off: u32, m_off: u32, v_off: u32, g_off: u32' : 'p_off: u32, m_off: u32, v_off: u32, g_off: u32';
   const bindings = b.map((decl, i) => `@group(0) @binding(${i}) var<storage, ${decl.startsWith('grad') ? 'read' : 'read_write'}> ${decl};`);
   if (scaled) bindings.push(`@group(0) @binding(${b.length}) var<storage, read> scale: array<f32>;`);
-  const body = bf16
-    ? /* wgsl */ `
+  let body: string;
+  if (vec4) {
+    body = bf16
+      ? /* wgsl */ `
+  if (i >= p.n) { return; }
+  let x = update(master[p.master_off + i], i);
+  master[p.master_off + i] = x;
+  let h = bf16_bits4(x);
+  param[p.p_off + i] = vec2u(h.x | (h.y << 16u), h.z | (h.w << 16u));`
+      : /* wgsl */ `
+  if (i >= p.n) { return; }
+  param[p.p_off + i] = update(param[p.p_off + i], i);`;
+  } else {
+    body = bf16
+      ? /* wgsl */ `
   // Word w of the packed parameter holds elements 2w (low half) and 2w + 1 (high half); halves outside this
   // segment keep their bits (the neighbouring segment's dispatch writes them).
   let w = (p.p_off >> 1u) + i;
@@ -196,11 +217,12 @@ function updateSource(bf16: boolean, scaled: boolean) {
     halves[h] = bf16_bits(x);
   }
   param[w] = halves.x | (halves.y << 16u);`
-    : /* wgsl */ `
+      : /* wgsl */ `
   if (i >= p.n) { return; }
   param[p.p_off + i] = update(param[p.p_off + i], i);`;
+  }
   return {
-    key: `adamw/update/${bf16 ? 'bf16' : 'f32'}${scaled ? '/scaled' : ''}`,
+    key: `adamw/update/${bf16 ? 'bf16' : 'f32'}${scaled ? '/scaled' : ''}${vec4 ? '/vec4' : ''}`,
     storageBindings: b.length + (scaled ? 1 : 0),
     hasParams: true,
     wgsl: () => /* wgsl */ `
@@ -219,21 +241,31 @@ struct P {
 }
 @group(0) @binding(${b.length + (scaled ? 1 : 0)}) var<uniform> p: P;
 
-// Element j of the segment: returns the updated f32 weight and stores the new moments.
-fn update(weight: f32, j: u32) -> f32 {
+// Element (or group) j of the segment: returns the updated f32 weight and stores the new moments.
+fn update(weight: ${f}, j: u32) -> ${f} {
   let g = grad[p.g_off + j]${scaled ? ' * scale[0]' : ''};
   let decayed = weight * p.decay;
   let m_old = m[p.m_off + j];
-  let m_new = select(fma(p.w1 - 1.0, g - m_old, g), fma(p.w1, g - m_old, m_old), p.w1_small != 0u);
+  let m_new = select(fma(${f}(p.w1 - 1.0), g - m_old, g), fma(${f}(p.w1), g - m_old, m_old), p.w1_small != 0u);
   m[p.m_off + j] = m_new;
   let v_new = v[p.v_off + j] * p.beta2 + (p.one_minus_beta2 * g) * g;
   v[p.v_off + j] = v_new;
   let denom = sqrt(v_new) / p.bc2_sqrt + p.eps;
   return decayed + (p.neg_step_size * m_new) / denom;
 }
-
+${vec4 && bf16 ? BF16_BITS4 : ''}
 ${ELEMENT_ENTRY}${body}
 }
 `,
   };
 }
+
+/** bf16_bits (wgsl.ts) for 4 values without a branch: nearest even, NaN kept quiet. */
+const BF16_BITS4 = /* wgsl */ `
+fn bf16_bits4(x: vec4f) -> vec4u {
+  let b = bitcast<vec4u>(x);
+  let rounded = ((b + 0x7fffu + ((b >> vec4u(16u)) & vec4u(1u))) >> vec4u(16u)) & vec4u(0xffffu);
+  let nan = ((b >> vec4u(16u)) | vec4u(0x40u)) & vec4u(0xffffu);
+  return select(rounded, nan, (b & vec4u(0x7fffffffu)) > vec4u(0x7f800000u));
+}
+`;

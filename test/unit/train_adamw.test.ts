@@ -93,6 +93,10 @@ for (const dtype of ['f32', 'bf16'] as const) {
     await runAgainstReference(gpu, [5, 9], dtype, SMALL_BETA1, 5, 3);
     await runAgainstReference(gpu, [1], dtype, LARGE, 5, 4);
     await runAgainstReference(gpu, [2, 301], dtype, LARGE, 5, 5, true);
+    // Counts divisible by 4: the kernel that updates 4 elements an invocation.
+    await runAgainstReference(gpu, [4, 12], dtype, CH06, 5, 11);
+    await runAgainstReference(gpu, [8, 6], dtype, SMALL_BETA1, 5, 12);
+    await runAgainstReference(gpu, [2, 300], dtype, LARGE, 5, 13, true);
   });
 }
 
@@ -107,6 +111,8 @@ test('adamwStep updates tensors split into parts (bf16 parts cut mid-word by the
       param.dispose();
       await runAgainstReference(small, [77, 31], dtype, LARGE, 3, 6);
       await runAgainstReference(small, [77, 31], dtype, CH06, 2, 7, true);
+      // Rows of 32: every part starts on a group of 4 (the 4-element kernel, segment by segment).
+      await runAgainstReference(small, [77, 32], dtype, LARGE, 3, 8, true);
     }
   } finally {
     small.destroy();
