@@ -119,7 +119,7 @@ export function adamwStep(gpu: Gpu, state: AdamWState, param: Tensor, grad: Tens
     const bufs = s.at.map((a) => a.buffer);
     if (gradScale) bufs.push(gradScale.buffer);
     // Runs of whole 4-element groups (the usual case: offsets at row starts of a width divisible by 4) take the
-    // vec4 kernel, 4 elements an invocation: on SwiftShader 1.6x faster than one element (or bf16 word) each.
+    // vec4 kernel, 4 elements an invocation: on SwiftShader 2.4x faster than one bf16 word each (f32: 1.5x).
     const vec4 = s.n % 4 === 0 && s.at.every((a) => a.offset % 4 === 0);
     const params = new Params().u32(vec4 ? s.n / 4 : s.n);
     for (const a of s.at) params.u32(vec4 ? a.offset / 4 : a.offset);
