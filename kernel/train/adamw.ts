@@ -64,10 +64,11 @@ export class AdamWState {
     let master: Tensor | null = null;
     if (p.dtype === 'bf16') {
       master = Tensor.alloc(gpu, p.shape, 'f32', tag('master'));
-      const k = gpu.kernel(WIDEN);
       for (const s of segments([p, master])) {
         const [src, dst] = s.at;
-        gpu.dispatch(k, [src.buffer, dst.buffer], new Params().u32(s.n).u32(src.offset).u32(dst.offset), elementGrid(s.n));
+        const g = inGroupsOf4(s) ? 4 : 1;
+        gpu.dispatch(gpu.kernel(widenSource(g === 4)), [src.buffer, dst.buffer],
+          new Params().u32(s.n / g).u32(src.offset / g).u32(dst.offset / g), elementGrid(s.n / g));
       }
     }
     return new AdamWState(param.name, [...p.shape], master, m, v);
@@ -118,9 +119,8 @@ export function adamwStep(gpu: Gpu, state: AdamWState, param: Tensor, grad: Tens
   for (const s of segments(tensors)) {
     const bufs = s.at.map((a) => a.buffer);
     if (gradScale) bufs.push(gradScale.buffer);
-    // Runs of whole 4-element groups (the usual case: offsets at row starts of a width divisible by 4) take the
-    // vec4 kernel, 4 elements an invocation: on SwiftShader 2.4x faster than one bf16 word each (f32: 1.5x).
-    const vec4 = s.n % 4 === 0 && s.at.every((a) => a.offset % 4 === 0);
+    // On SwiftShader the vec4 kernel is 2.4x faster than one bf16 word an invocation (f32: 1.5x).
+    const vec4 = inGroupsOf4(s);
     const params = new Params().u32(vec4 ? s.n / 4 : s.n);
     for (const a of s.at) params.u32(vec4 ? a.offset / 4 : a.offset);
     // bf16 elementwise: one invocation per packed word the segment touches (a segment may start or end mid-word).
@@ -131,6 +131,14 @@ export function adamwStep(gpu: Gpu, state: AdamWState, param: Tensor, grad: Tens
 
 /** A run of whole rows that lies inside one part of every tensor: its length and, per tensor, buffer and element offset. */
 interface Segment { n: number; at: { buffer: GPUBuffer; offset: number }[] }
+
+/**
+ * Whether a segment is whole groups of 4 elements in every tensor (the usual case: offsets at row starts of a width
+ * divisible by 4), so a kernel can take 4 elements an invocation with vec4 accesses.
+ */
+function inGroupsOf4(s: Segment): boolean {
+  return s.n % 4 === 0 && s.at.every((a) => a.offset % 4 === 0);
+}
 
 /** Splits same-shape tensors (possibly split into parts differently, e.g. bf16 vs f32) into common row runs. */
 function segments(tensors: Tensor[]): Segment[] {
@@ -154,24 +162,28 @@ function segments(tensors: Tensor[]): Segment[] {
   return out.length ? out : [{ n: t0.numel, at: tensors.map((t) => ({ buffer: t.parts[0].buf.buffer, offset: 0 })) }];
 }
 
-const WIDEN = {
-  key: 'adamw/widen_master',
-  storageBindings: 2,
-  hasParams: true,
-  wgsl: () => /* wgsl */ `
+/** Master copy = the bf16 parameter widened; `vec4`: 4 elements an invocation (params count groups of 4). */
+function widenSource(vec4: boolean) {
+  return {
+    key: `adamw/widen_master${vec4 ? '/vec4' : ''}`,
+    storageBindings: 2,
+    hasParams: true,
+    wgsl: () => /* wgsl */ `
 ${BF16}${LINEAR_WORKGROUP}
-@group(0) @binding(0) var<storage, read> src: array<u32>;        // bf16 parameter, packed
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;  // f32 master
+@group(0) @binding(0) var<storage, read> src: array<${vec4 ? 'vec2u' : 'u32'}>;  // bf16 parameter, packed
+@group(0) @binding(1) var<storage, read_write> dst: array<${vec4 ? 'vec4f' : 'f32'}>;  // f32 master
 struct P { n: u32, src_off: u32, dst_off: u32 }
 @group(0) @binding(2) var<uniform> p: P;
 ${ELEMENT_ENTRY}
   if (i >= p.n) { return; }
-  let e = p.src_off + i;
+${vec4 ? `  let w = src[p.src_off + i];
+  dst[p.dst_off + i] = vec4f(bf16_lo(w.x), bf16_hi(w.x), bf16_lo(w.y), bf16_hi(w.y));` : `  let e = p.src_off + i;
   let w = src[e >> 1u];
-  dst[p.dst_off + i] = select(bf16_hi(w), bf16_lo(w), (e & 1u) == 0u);
+  dst[p.dst_off + i] = select(bf16_hi(w), bf16_lo(w), (e & 1u) == 0u);`}
 }
 `,
-};
+  };
+}
 
 /**
  * WGSL of the fused update; `bf16`: parameter packed bf16 with an f32 master; `scaled`: gradient times scale[0];
