@@ -123,7 +123,8 @@ export function adamwStep(gpu: Gpu, state: AdamWState, param: Tensor, grad: Tens
     const vec4 = inGroupsOf4(s);
     const params = new Params().u32(vec4 ? s.n / 4 : s.n);
     for (const a of s.at) params.u32(vec4 ? a.offset / 4 : a.offset);
-    // bf16 elementwise: one invocation per packed word the segment touches (a segment may start or end mid-word).
+    // Otherwise one invocation per element, or for bf16 per packed word the segment touches (it may start or end
+    // mid-word).
     const invocations = vec4 ? s.n / 4 : bf16 ? ((s.at[0].offset + s.n - 1) >> 1) - (s.at[0].offset >> 1) + 1 : s.n;
     gpu.dispatch(gpu.kernel(updateSource(bf16, gradScale !== undefined, vec4)), bufs, scalars(params), elementGrid(invocations));
   }
