@@ -64,6 +64,7 @@ export function linearGradWeight(gpu: Gpu, dy: Tensor, x: Tensor, dw: Tensor, { 
   const rows = leadingRows(dy, N, 'linearGradWeight dy', `dw ${fmtShape(dw.shape)} has ${N} rows`);
   const xRows = leadingRows(x, K, 'linearGradWeight x', `dw ${fmtShape(dw.shape)} has ${K} columns`);
   if (xRows !== rows) throw new ShapeMismatchError(`linearGradWeight: dy has ${rows} rows, x has ${xRows}`);
+  if (rows === 0 && !accumulate) for (const part of dw.parts) gpu.clear(part.buf.buffer); // an empty sum is zero
   if (rows === 0 || K === 0) return;
   for (const part of dw.parts) {
     if (part.rows === 0) continue;

@@ -213,3 +213,16 @@ test('linear rejects mismatched shapes and dtypes with typed errors', async () =
   assert.throws(() => linearGradWeight(gpu, dy, x, dw, { accumulate: false }), DtypeMismatchError);
   for (const t of [x, w, wOk, xBf16, bias, dw, dy]) t.dispose();
 });
+
+test('linearGradWeight over zero rows: writing gives zeros, accumulating leaves dw as it was', async () => {
+  const gpu = await testGpu();
+  const dy = Tensor.alloc(gpu, [0, 5], 'f32', gpu.activationTag('dy'));
+  const x = Tensor.alloc(gpu, [0, 8], 'f32', gpu.activationTag('x'));
+  const start = values(5 * 8, 21, 'f32');
+  const dw = upload(gpu, [5, 8], 'f32', start, GRADS);
+  linearGradWeight(gpu, dy, x, dw, { accumulate: true });
+  assert.deepEqual(await dw.read(), start);
+  linearGradWeight(gpu, dy, x, dw, { accumulate: false });
+  assert.deepEqual(await dw.read(), new Float32Array(5 * 8));
+  for (const t of [dy, x, dw]) t.dispose();
+});
