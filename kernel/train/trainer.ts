@@ -1,8 +1,8 @@
 // The fine-tuning loop (LLMs-from-scratch chapter 6 on Llama 3): gradients and AdamW state exist only for the
 // trainable parameters, and only for the length of the run; each optimizer step sums the gradients over its
 // micro-batches (gradients.ts: the first contribution writes, later ones add), optionally clips them, and applies
-// AdamW with the step's learning rate. An
-// interrupt stops between optimizer steps, so the model always holds the weights of a completed step.
+// AdamW with the step's learning rate. An interrupt stops between optimizer steps, so the model always holds the
+// weights of a completed step.
 import { CancelledError } from '../errors.js';
 import type { MemoryKind } from '../gpu/allocator.js';
 import { argmax } from '../model/sampling.js';
