@@ -200,40 +200,8 @@ function updateSource(bf16: boolean, scaled: boolean, vec4: boolean) {
   const offsets = bf16 ? 'p_off: u32, master_off: u32, m_off: u32, v_off: u32, g_off: u32' : 'p_off: u32, m_off: u32, v_off: u32, g_off: u32';
   const bindings = b.map((decl, i) => `@group(0) @binding(${i}) var<storage, ${decl.startsWith('grad') ? 'read' : 'read_write'}> ${decl};`);
   if (scaled) bindings.push(`@group(0) @binding(${b.length}) var<storage, read> scale: array<f32>;`);
-  let body: string;
-  if (vec4) {
-    body = bf16
-      ? /* wgsl */ `
-  if (i >= p.n) { return; }
-  let x = update(master[p.master_off + i], i);
-  master[p.master_off + i] = x;
-  let h = bf16_bits4(x);
-  param[p.p_off + i] = vec2u(h.x | (h.y << 16u), h.z | (h.w << 16u));`
-      : /* wgsl */ `
-  if (i >= p.n) { return; }
-  param[p.p_off + i] = update(param[p.p_off + i], i);`;
-  } else {
-    body = bf16
-      ? /* wgsl */ `
-  // Word w of the packed parameter holds elements 2w (low half) and 2w + 1 (high half); halves outside this
-  // segment keep their bits (the neighbouring segment's dispatch writes them).
-  let w = (p.p_off >> 1u) + i;
-  if (w > ((p.p_off + p.n - 1u) >> 1u)) { return; }
-  let old = param[w];
-  var halves = vec2u(old & 0xffffu, old >> 16u);
-  for (var h = 0u; h < 2u; h++) {
-    let e = 2u * w + h;
-    if (e < p.p_off || e >= p.p_off + p.n) { continue; }
-    let j = e - p.p_off;
-    let x = update(master[p.master_off + j], j);
-    master[p.master_off + j] = x;
-    halves[h] = bf16_bits(x);
-  }
-  param[w] = halves.x | (halves.y << 16u);`
-      : /* wgsl */ `
-  if (i >= p.n) { return; }
-  param[p.p_off + i] = update(param[p.p_off + i], i);`;
-  }
+  // The f32 body is the same for one element or a group of 4: the bindings' types say which.
+  const body = !bf16 ? F32_BODY : vec4 ? BF16_GROUP_BODY : BF16_WORD_BODY;
   return {
     key: `adamw/update/${bf16 ? 'bf16' : 'f32'}${scaled ? '/scaled' : ''}${vec4 ? '/vec4' : ''}`,
     storageBindings: b.length + (scaled ? 1 : 0),
@@ -272,6 +240,34 @@ ${ELEMENT_ENTRY}${body}
 `,
   };
 }
+
+/** Update bodies (after ELEMENT_ENTRY): i is the element (or group of 4) of the segment. */
+const F32_BODY = /* wgsl */ `
+  if (i >= p.n) { return; }
+  param[p.p_off + i] = update(param[p.p_off + i], i);`;
+const BF16_GROUP_BODY = /* wgsl */ `
+  if (i >= p.n) { return; }
+  let x = update(master[p.master_off + i], i);
+  master[p.master_off + i] = x;
+  let h = bf16_bits4(x);
+  param[p.p_off + i] = vec2u(h.x | (h.y << 16u), h.z | (h.w << 16u));`;
+/** bf16 one packed word an invocation (i counts words from the segment's first): for segments not in groups of 4. */
+const BF16_WORD_BODY = /* wgsl */ `
+  // Word w of the packed parameter holds elements 2w (low half) and 2w + 1 (high half); halves outside this
+  // segment keep their bits (the neighbouring segment's dispatch writes them).
+  let w = (p.p_off >> 1u) + i;
+  if (w > ((p.p_off + p.n - 1u) >> 1u)) { return; }
+  let old = param[w];
+  var halves = vec2u(old & 0xffffu, old >> 16u);
+  for (var h = 0u; h < 2u; h++) {
+    let e = 2u * w + h;
+    if (e < p.p_off || e >= p.p_off + p.n) { continue; }
+    let j = e - p.p_off;
+    let x = update(master[p.master_off + j], j);
+    master[p.master_off + j] = x;
+    halves[h] = bf16_bits(x);
+  }
+  param[w] = halves.x | (halves.y << 16u);`;
 
 /** bf16_bits (wgsl.ts) for 4 values without a branch: nearest even, NaN kept quiet. */
 const BF16_BITS4 = /* wgsl */ `

@@ -11,9 +11,9 @@ import { linear, linearGradBias, linearGradInput, linearGradWeight } from '../..
 import { referenceProduct, type ReferenceProduct } from '../../kernel/ops/matmul/reference.js';
 import { MATMUL_VARIANTS, forceMatmulVariant } from '../../kernel/ops/matmul/variants.js';
 import { testGpu } from './helpers/gpu.js';
+import { F32_U, assertProductClose } from './helpers/compare.js';
 import { randomArray } from './helpers/random.js';
 
-const U = 2 ** -24; // unit roundoff of f32
 const WEIGHTS: MemoryTag = { layer: 'test', tensor: 'w', kind: 'weights' };
 const GRADS: MemoryTag = { layer: 'test', tensor: 'grad', kind: 'grads' };
 
@@ -26,14 +26,9 @@ function product(rows: number, cols: number, depth: number, a: (i: number, r: nu
   return { ...referenceProduct(rows, cols, depth, a, b, init), terms: depth + 1 };
 }
 
-/** |got - want| <= (terms + 2) u sum|terms|: the worst case of f32 accumulation in any order (plus a bias add). */
+/** Within f32 accumulation error of the expected product (its terms plus a bias add). */
 function assertF32Close(got: Float32Array, want: Expected, what: string): void {
-  assert.equal(got.length, want.value.length, `${what}: length`);
-  for (let e = 0; e < got.length; e++) {
-    const tol = (want.terms + 2) * U * want.magnitude[e] + 1e-30;
-    const d = Math.abs(got[e] - want.value[e]);
-    if (!(d <= tol)) assert.fail(`${what}: element ${e}: got ${got[e]}, want ${want.value[e]} (|diff| ${d.toExponential(2)} > ${tol.toExponential(2)})`);
-  }
+  assertProductClose(got, want, want.terms, what);
 }
 
 /** Every value is a bf16 and within one bf16 rounding (2^-8 relative) of the exact result, plus the f32 error. */
@@ -41,7 +36,7 @@ function assertBf16Close(got: Float32Array, want: Expected, what: string): void 
   const bits = new Uint32Array(got.buffer, got.byteOffset, got.length);
   for (let e = 0; e < got.length; e++) {
     assert.equal(bits[e] & 0xffff, 0, `${what}: element ${e} = ${got[e]} is not a bf16 value`);
-    const f32Err = (want.terms + 2) * U * want.magnitude[e];
+    const f32Err = (want.terms + 2) * F32_U * want.magnitude[e];
     const tol = 2 ** -8 * Math.abs(want.value[e]) + 2 * f32Err + 1e-30;
     const d = Math.abs(got[e] - want.value[e]);
     if (!(d <= tol)) assert.fail(`${what}: element ${e}: got ${got[e]}, want ${want.value[e]} (|diff| ${d.toExponential(2)} > ${tol.toExponential(2)})`);
@@ -189,7 +184,7 @@ test('more workgroups than one grid dimension holds (65535) still covers every o
     for (let n = 0; n < N; n++) {
       const want = Math.fround(Math.fround(xv[m * K] * wv[n * K]) + Math.fround(xv[m * K + 1] * wv[n * K + 1]));
       const d = Math.abs(got[m * N + n] - want);
-      if (!(d <= 4 * U * (Math.abs(xv[m * K] * wv[n * K]) + Math.abs(xv[m * K + 1] * wv[n * K + 1])))) {
+      if (!(d <= 4 * F32_U * (Math.abs(xv[m * K] * wv[n * K]) + Math.abs(xv[m * K + 1] * wv[n * K + 1])))) {
         assert.fail(`y[${m}, ${n}] = ${got[m * N + n]}, want ${want}`);
       }
     }

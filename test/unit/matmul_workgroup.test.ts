@@ -14,10 +14,10 @@ import {
 } from '../../kernel/ops/matmul/tiled.js';
 import { referenceProduct } from '../../kernel/ops/matmul/reference.js';
 import { WORKGROUP_TILE, workgroupMatmulKernel } from '../../kernel/ops/matmul/workgroup_tiled.js';
+import { F32_U } from './helpers/compare.js';
 import { testGpu } from './helpers/gpu.js';
 import { randomArray } from './helpers/random.js';
 
-const U = 2 ** -24; // unit roundoff of f32
 const TAG: MemoryTag = { layer: 'test', tensor: 'matmul', kind: 'other' };
 
 type BStorage = 'f32' | 'bf16x2' | 'bf16';
@@ -100,7 +100,7 @@ async function check(gpu: Gpu, pr: Product, b: BStorage, cs: Case, seed: number,
       magnitude += Math.abs(extra);
     }
     // Any order of f32 fma accumulation of depth terms, then two adds.
-    const f32Err = (depth + 4) * U * magnitude + 1e-30;
+    const f32Err = (depth + 4) * F32_U * magnitude + 1e-30;
     let tol = f32Err;
     if (flags & FLAG_ROUND_BF16) {
       const bits = new Uint32Array(Float32Array.of(got[i]).buffer)[0];

@@ -6,18 +6,11 @@ import { Tensor } from '../../kernel/gpu/tensor.js';
 import { Parameter } from '../../kernel/model/parameter.js';
 import { referenceProduct } from '../../kernel/ops/matmul/reference.js';
 import { Gradients } from '../../kernel/train/gradients.js';
+import { assertProductClose } from './helpers/compare.js';
 import { testGpu } from './helpers/gpu.js';
 import { randomArray } from './helpers/random.js';
 
 const [M, K, N] = [5, 12, 7];
-
-/** |got - want| within f32 accumulation error of each element's terms (a few ulps of their magnitude). */
-function assertClose(got: Float32Array, want: Float64Array, magnitude: Float64Array, what: string): void {
-  for (let e = 0; e < got.length; e++) {
-    const tol = 2 * (M + 2) * 2 ** -24 * magnitude[e] + 1e-30;
-    if (!(Math.abs(got[e] - want[e]) <= tol)) assert.fail(`${what}: element ${e}: got ${got[e]}, want ${want[e]}`);
-  }
-}
 
 test('a step\'s first contribution writes each gradient, later ones add, unreached ones read as zero', async () => {
   const gpu = await testGpu();
@@ -32,6 +25,7 @@ test('a step\'s first contribution writes each gradient, later ones add, unreach
   dy.write(dyv);
   x.write(xv);
   const once = referenceProduct(N, K, M, (n, m) => dyv[m * N + n], (k, m) => xv[m * K + k]);
+  const twice = { value: once.value.map((v) => 2 * v), magnitude: once.magnitude.map((v) => 2 * v) };
   const byParam = () => new Map(grads.finishStep());
   try {
     assert.ok(grads.has(weight) && !grads.has(frozen));
@@ -44,10 +38,10 @@ test('a step\'s first contribution writes each gradient, later ones add, unreach
       grads.startStep();
       grads.addLinearWeight(weight, dy, x);
       grads.addLinearWeight(frozen, dy, x); // no gradient: nothing happens
-      assertClose(await gw.read(), once.value, once.magnitude, `step ${step}: first contribution`);
+      assertProductClose(await gw.read(), once, M, `step ${step}: first contribution`);
       grads.addLinearWeight(weight, dy, x);
       const got = byParam();
-      assertClose(await got.get(weight)!.read(), once.value.map((v) => 2 * v), once.magnitude.map((v) => 2 * v), `step ${step}: two contributions`);
+      assertProductClose(await got.get(weight)!.read(), twice, 2 * M, `step ${step}: two contributions`);
       assert.deepEqual(await got.get(norm)!.read(), new Float32Array(K), `step ${step}: an unreached gradient is zero`);
     }
     // An op that adds into a gradient gets it zeroed on the step's first contribution only.

@@ -1,5 +1,6 @@
 // Numerical comparison with messages that say where and by how much.
 import assert from 'node:assert/strict';
+import type { ReferenceProduct } from '../../../kernel/ops/matmul/reference.js';
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; at: number } {
   assert.equal(a.length, b.length, `length ${a.length} vs ${b.length}`);
@@ -24,4 +25,20 @@ export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, opt
   const tol = atol + rtol * maxAbs(want);
   const { max, at } = maxAbsDiff(got, want);
   assert.ok(max <= tol, `${what}: max |diff| ${max.toExponential(3)} at ${at} (got ${got[at]}, want ${want[at]}) > tol ${tol.toExponential(3)}`);
+}
+
+/** Unit roundoff of f32. */
+export const F32_U = 2 ** -24;
+
+/**
+ * Asserts |got - want| <= (terms + 2) u sum|terms| elementwise: the worst case of f32 accumulation of `terms`
+ * products in any order (plus a bias add), against a float64 product.
+ */
+export function assertProductClose(got: Float32Array, want: ReferenceProduct, terms: number, what: string): void {
+  assert.equal(got.length, want.value.length, `${what}: length`);
+  for (let e = 0; e < got.length; e++) {
+    const tol = (terms + 2) * F32_U * want.magnitude[e] + 1e-30;
+    const d = Math.abs(got[e] - want.value[e]);
+    if (!(d <= tol)) assert.fail(`${what}: element ${e}: got ${got[e]}, want ${want.value[e]} (|diff| ${d.toExponential(2)} > ${tol.toExponential(2)})`);
+  }
 }
