@@ -66,8 +66,9 @@ export class AdamWState {
       master = Tensor.alloc(gpu, p.shape, 'f32', tag('master'));
       for (const s of segments([p, master])) {
         const [src, dst] = s.at;
-        const g = inGroupsOf4(s) ? 4 : 1;
-        gpu.dispatch(gpu.kernel(widenSource(g === 4)), [src.buffer, dst.buffer],
+        const vec4 = inGroupsOf4(s);
+        const g = vec4 ? 4 : 1;
+        gpu.dispatch(gpu.kernel(widenSource(vec4)), [src.buffer, dst.buffer],
           new Params().u32(s.n / g).u32(src.offset / g).u32(dst.offset / g), elementGrid(s.n / g));
       }
     }

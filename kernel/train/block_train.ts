@@ -107,15 +107,17 @@ export function blockBackward(gpu: Gpu, c: LlamaConfig, w: BlockWeights, grads: 
       addInPlace(gpu, dh1, part);
       part.dispose();
     }
+    // Also run when only the norm's weight needs its gradient; the block's input gradient is then dropped unsummed.
     dx = rmsnormBackward(gpu, a.x, w.inputNorm.tensor, dh1, c.rmsNormEps, grads.accumulator(w.inputNorm));
     dh1.dispose();
-    addInPlace(gpu, dx, dx2);
+    if (needInputGrad) {
+      addInPlace(gpu, dx, dx2);
+    } else {
+      dx.dispose();
+      dx = null;
+    }
   }
   for (const t of [dq0, dk0, dv, dx2]) t.dispose();
   disposeActivations(a, true);
-  if (!needInputGrad) {
-    dx?.dispose();
-    return null;
-  }
   return dx;
 }
