@@ -143,7 +143,11 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
           profile = await replayDispatches(gpu, recorder.stop(), 20, 1);
           throw new CancelledError('profile taken');
         }
-        if (index >= 1 && index <= steps) forwards.push(await timeOnce(gpu, forwardOnce));
+        if (index >= 1 && index <= steps) {
+          const f = await timeOnce(gpu, forwardOnce);
+          forwards.push(f);
+          log(`  forward before step ${index + 1}: ${f.ms.toFixed(0)} ms (cpu ${f.cpuMs.toFixed(0)} ms)`);
+        }
         if (profiling && index === steps + 1) recorder = recordDispatches(gpu);
         cpuAtStep = process.cpuUsage();
       },
@@ -152,7 +156,7 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
         losses.push(r.loss);
         if (r.step > 1 && r.step <= steps + 1) stepTimes.push({ ms: r.seconds * 1000, cpuMs: (cpu.user + cpu.system) / 1000 });
         const what = r.step === 1 ? ' (warm-up)' : r.step > steps + 1 ? ' (recorded for the profile)' : '';
-        log(`  step ${r.step}${what}: ${(r.seconds * 1000).toFixed(0)} ms, loss ${r.loss.toFixed(4)}`);
+        log(`  step ${r.step}${what}: ${(r.seconds * 1000).toFixed(0)} ms (cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms), loss ${r.loss.toFixed(4)}`);
       },
     });
   } catch (e) {
