@@ -1,6 +1,6 @@
 // Arithmetic the forward and training benchmarks print next to their measurements: a least-squares line through
-// per-token decode times, the bytes a decode step must read, the GEMV-bound decode rate, and the FLOP ratio of a
-// training step with frozen blocks. Pure functions (unit-tested), no GPU.
+// per-token decode times, the bytes a decode step must read, the GEMV-bound decode rate, the FLOP ratio of a
+// training step with frozen blocks, and the median ratio of paired timings. Pure functions (unit-tested), no GPU.
 import type { LlamaConfig } from '../kernel/model/config.js';
 import { llamaParamSpecs } from '../kernel/model/param_specs.js';
 
@@ -81,4 +81,17 @@ export function gemvBoundTokensPerSecond(bytesPerSecond: number, bytesPerToken: 
 export function trainingFlopRatio(blocks: number, trainable: number): number {
   if (!(trainable >= 0 && trainable <= blocks && blocks > 0)) throw new Error(`need 0 <= trainable (${trainable}) <= blocks (${blocks}), blocks > 0`);
   return (blocks + 2 * trainable) / blocks;
+}
+
+/**
+ * Median of num[i] / den[i] over measurements taken in pairs, back to back (a training step and the forward pass
+ * timed just before it). On a shared machine whose speed drifts over minutes both halves of a pair run under the
+ * same conditions, so this is steadier than the best of one list over the best of the other, which can set a
+ * forward from a quiet minute against steps that never had one. An even count takes the mean of the middle two.
+ */
+export function medianPairedRatio(num: readonly number[], den: readonly number[]): number {
+  if (num.length !== den.length || num.length === 0) throw new Error(`medianPairedRatio needs equal, non-empty lists, got ${num.length} and ${den.length}`);
+  const r = num.map((n, i) => n / den[i]).sort((a, b) => a - b);
+  const mid = r.length >> 1;
+  return r.length % 2 ? r[mid] : (r[mid - 1] + r[mid]) / 2;
 }

@@ -11,8 +11,9 @@
 // allocator bytes by kind (as the trainer reports them), and the measured ratio (step time / forward time) next to
 // the FLOP ratio (n + 2k) / n for k trainable of n blocks; also the ratio without the step's per-parameter work
 // (the AdamW update: memory-bound, independent of the batch; timed alone before training), which is what
-// the FLOP ratio counts. Best of the steps, by wall time and, on a software adapter,
-// by CPU time (harness.ts). With --profile, one more step is broken down per dispatch (dispatch_profile.ts).
+// the FLOP ratio counts. Step and forward times (and tokens/s) are the best of the steps, by wall time and, on a
+// software adapter, by CPU time (harness.ts); the ratios are medians over the steps of each step against the forward
+// timed just before it (stats.ts). With --profile, one more step is broken down per dispatch (dispatch_profile.ts).
 // Appends one JSON line to bench/results/train.jsonl; exits 1 if the ratio is off by more than 15%.
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,7 @@ import {
   appendResult, argValue, describeRun, fmt, minTiming, printTable, rates, runInfo, timeOnce, type Timing,
 } from './harness.js';
 import { BENCH_MODELS, benchModel, benchModelDir, describeConfig, randomIds, type BenchModelName } from './models.js';
-import { trainingFlopRatio } from './stats.js';
+import { medianPairedRatio, trainingFlopRatio } from './stats.js';
 import { runTorchPeers, torchUnavailable, type TorchDtype } from './torch_peer.js';
 import { recordDispatches, replayDispatches, sumByKernel, type DispatchRecorder, type DispatchTime } from './dispatch_profile.js';
 
@@ -70,7 +71,9 @@ interface ModelResult {
   /** The AdamW update of every trainable tensor, timed alone (see timePerParameterWork). */
   perParameter: Timing;
   flopRatio: number;
-  /** step / forward, and (step - perParameter) / forward, by the acceptance basis. */
+  /** step / forward by wall and CPU time: medians over the steps, each against the forward timed before it. */
+  ratios: { wall: number; cpu: number };
+  /** ratios by the acceptance basis, and the same for (step - perParameter) / forward. */
   ratio: number;
   forwardBackwardRatio: number;
   torch: TorchTrain[];
@@ -172,14 +175,15 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   const flopRatio = trainingFlopRatio(c.numLayers, 1);
   // On a software adapter other processes share the "GPU": CPU time is the steadier measure of the work.
   const basis = info.software ? 'cpu' : 'wall';
-  const ratioOf = (t: Timing) => (basis === 'cpu' ? t.cpuMs / forward.cpuMs : t.ms / forward.ms);
-  const forwardBackward = { ms: step.ms - perParameter.ms, cpuMs: step.cpuMs - perParameter.cpuMs };
-  const ratio = ratioOf(step);
-  const forwardBackwardRatio = ratioOf(forwardBackward);
+  const by = { wall: (t: Timing) => t.ms, cpu: (t: Timing) => t.cpuMs };
+  const paired = (of: (t: Timing) => number, minus = 0) => medianPairedRatio(stepTimes.map((t) => of(t) - minus), forwards.map(of));
+  const ratios = { wall: paired(by.wall), cpu: paired(by.cpu) };
+  const ratio = ratios[basis];
+  const forwardBackwardRatio = paired(by[basis], by[basis](perParameter));
   const within = (v: number) => Math.abs(v / flopRatio - 1) <= RATIO_TOLERANCE;
   const result: ModelResult = {
     model: name, config: describeConfig(name, c), blocks: c.numLayers, batch, length, tokens: batch * length, step, forward,
-    perParameter, losses, peakBytes, profile: profile && sumByKernel(profile), flopRatio, ratio, forwardBackwardRatio,
+    perParameter, losses, peakBytes, profile: profile && sumByKernel(profile), flopRatio, ratios, ratio, forwardBackwardRatio,
     torch, torchSkipped: torchSkip,
     acceptance: { basis, ratioWithin: within(ratio), forwardBackwardWithin: within(forwardBackwardRatio) },
   };
@@ -240,7 +244,7 @@ function printModel(r: ModelResult): void {
   const ours = rates(r.tokens, r.step, cores);
   const ourRow = ['llmnb', fmt(r.step.ms, 0), fmt(ours.perSecond, 1)];
   if (cpuCols) ourRow.push(fmt(ours.cpuEstPerSecond, 1));
-  ourRow.push(fmt(r.forward.ms, 0), fmt(r.step.ms / r.forward.ms, 2) + (cpuCols ? ` (cpu ${fmt(r.step.cpuMs / r.forward.cpuMs, 2)})` : ''));
+  ourRow.push(fmt(r.forward.ms, 0), fmt(r.ratios.wall, 2) + (cpuCols ? ` (cpu ${fmt(r.ratios.cpu, 2)})` : ''));
   const rows = [ourRow];
   for (const t of r.torch) {
     const theirs = rates(t.tokens, t.step, Math.min(t.threads, cores));
@@ -259,7 +263,7 @@ function printModel(r: ModelResult): void {
   const by = r.acceptance.basis === 'cpu' ? 'CPU time (software adapter: the machine is shared)' : 'wall time';
   const verdict = (ok: boolean) => (ok ? 'yes' : 'NO');
   log(`acceptance by ${by}, FLOP ratio (n + 2k) / n = ${fmt(r.flopRatio, 2)} (n ${r.blocks}, k 1), within ${100 * RATIO_TOLERANCE}%: ` +
-    `step / forward ${fmt(r.ratio, 2)} ${verdict(r.acceptance.ratioWithin)}; ` +
+    `step / forward ${fmt(r.ratio, 2)} ${verdict(r.acceptance.ratioWithin)} (median of ${steps} step${steps === 1 ? '' : 's'}, each against the forward timed before it); ` +
     `(step - per-parameter work) / forward ${fmt(r.forwardBackwardRatio, 2)} ${verdict(r.acceptance.forwardBackwardWithin)}`);
   if (r.profile) {
     const total = r.profile.reduce((sum, k) => sum + k.ms, 0);

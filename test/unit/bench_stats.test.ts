@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { presetConfig } from '../../kernel/model/presets.js';
-import { decodeWeightBytes, fitLine, gemvBoundTokensPerSecond, trainingFlopRatio } from '../../bench/stats.js';
+import { decodeWeightBytes, fitLine, gemvBoundTokensPerSecond, medianPairedRatio, trainingFlopRatio } from '../../bench/stats.js';
 
 const close = (got: number, want: number, tol = 1e-9) => assert.ok(Math.abs(got - want) <= tol, `${got} != ${want}`);
 
@@ -57,4 +57,18 @@ test('GEMV-bound rate and the training FLOP ratio', () => {
   close(trainingFlopRatio(4, 1), 1.5);
   close(trainingFlopRatio(32, 32), 3);
   assert.throws(() => trainingFlopRatio(2, 3), /trainable/);
+});
+
+test('medianPairedRatio: the median of the pairs\' ratios, not the best of one list over the best of the other', () => {
+  // Steps and forwards timed in pairs; the quiet forward (38.6) came with a slow step (102.1).
+  const steps = [94.5, 99.9, 102.1];
+  const forwards = [44.0, 46.4, 38.6];
+  close(medianPairedRatio(steps, forwards), 99.9 / 46.4);
+  assert.ok(Math.min(...steps) / Math.min(...forwards) > 2.4);
+  // Pairing matters: the same numbers in another order give another median.
+  close(medianPairedRatio([102.1, 99.9, 94.5], forwards), 102.1 / 44.0);
+  close(medianPairedRatio([3, 8, 10, 1], [1, 2, 2, 1]), (3 + 4) / 2);
+  close(medianPairedRatio([7], [2]), 3.5);
+  assert.throws(() => medianPairedRatio([1, 2], [1]), /equal, non-empty/);
+  assert.throws(() => medianPairedRatio([], []), /equal, non-empty/);
 });

@@ -105,16 +105,16 @@ export function matmulVariantFor(gpu: Gpu, product: MatmulClass & { bf16Elements
 /**
  * Tile for a product with `rows` rows of C. Decode (one or two rows) gets a one-row tile, so no work is spent on
  * rows that do not exist; it is bound by reading W once, and narrow lanes with long reduction steps read it best.
- * Many rows: a 16-row tile shared by the quad. On SwiftShader at (128, 4096, 4096), 16 x 8 x 4 beat the 8 x 8 x 8
- * tile by 20-35% for all three products (fewer gathers per fma; the extra accumulators spill to the stack, which
- * costs far less than a gather). Grad weight reads f32 B, one value a gather instead of a bf16 pair, so it gains
- * more from wider tiles: 16 x 16 x 4 measured 1.12-1.16x over 16 x 8 x 4 (paired rounds at the 8B shapes), for
- * 3x the compile time; the other two products gained too little for that (1.03-1.10x).
+ * Many rows: a 16 x 16 tile per lane, its 16 rows shared by the quad. On SwiftShader 16 x 8 x 4 beat the 8 x 8 x 8
+ * tile by 20-35% (fewer gathers per fma; the extra accumulators spill to the stack, which costs far less than a
+ * gather), and 16 x 16 x 4 beat 16 x 8 x 4 in paired rounds at the 8B shapes: 1.12-1.16x for grad weight (f32 B,
+ * one value a gather), 1.12-1.15x for grad input, 1.03-1.10x for the forward product. Its pipelines take 3x as long
+ * to compile (4-5 s), once per process.
  */
-export function matmulTile(variant: Exclude<MatmulVariant, 'workgroup'>, op: MatmulOp, rows: number): TileShape {
+export function matmulTile(variant: Exclude<MatmulVariant, 'workgroup'>, rows: number): TileShape {
   if (variant === 'subgroup4') {
     if (rowsClass(rows) === 'one') return { tm: 1, cn: 2, u: 16, lanes: 4, wg: 4 };
-    return { tm: 16, cn: op === 'dw' ? 16 : 8, u: 4, lanes: 4, wg: 4 };
+    return { tm: 16, cn: 16, u: 4, lanes: 4, wg: 4 };
   }
   if (rows === 1) return { tm: 1, cn: 4, u: 4, lanes: 1, wg: 64 };
   return { tm: 4, cn: 4, u: 4, lanes: 1, wg: 64 };
@@ -138,7 +138,7 @@ export function matmulPlan(variant: MatmulVariant, c: Pick<MatmulClass, 'op' | '
   if (variant === 'workgroup') {
     return { kernel: workgroupMatmulKernel(spec), rowsPerWorkgroup: WORKGROUP_TILE.bm, colsPerWorkgroup: WORKGROUP_TILE.bn };
   }
-  const tile = matmulTile(variant, c.op, rows);
+  const tile = matmulTile(variant, rows);
   return {
     kernel: matmulKernel({ ...spec, tile }),
     rowsPerWorkgroup: tile.tm,
