@@ -156,10 +156,11 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
       },
       onStep: (r) => {
         const cpu = process.cpuUsage(cpuAtStep);
+        const cpuMs = (cpu.user + cpu.system) / 1000;
         losses.push(r.loss);
-        if (r.step > 1 && r.step <= steps + 1) stepTimes.push({ ms: r.seconds * 1000, cpuMs: (cpu.user + cpu.system) / 1000 });
+        if (r.step > 1 && r.step <= steps + 1) stepTimes.push({ ms: r.seconds * 1000, cpuMs });
         const what = r.step === 1 ? ' (warm-up)' : r.step > steps + 1 ? ' (recorded for the profile)' : '';
-        log(`  step ${r.step}${what}: ${(r.seconds * 1000).toFixed(0)} ms (cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms), loss ${r.loss.toFixed(4)}`);
+        log(`  step ${r.step}${what}: ${(r.seconds * 1000).toFixed(0)} ms (cpu ${cpuMs.toFixed(0)} ms), loss ${r.loss.toFixed(4)}`);
       },
     });
   } catch (e) {

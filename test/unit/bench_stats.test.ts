@@ -60,11 +60,11 @@ test('GEMV-bound rate and the training FLOP ratio', () => {
 });
 
 test('medianPairedRatio: the median of the pairs\' ratios, not the best of one list over the best of the other', () => {
-  // Steps and forwards timed in pairs; the quiet forward (38.6) came with a slow step (102.1).
+  // Steps and forwards timed in pairs; the quiet forward (38.6) came with a slow step (102.1). Best over best would
+  // give 94.5 / 38.6 = 2.45.
   const steps = [94.5, 99.9, 102.1];
   const forwards = [44.0, 46.4, 38.6];
   close(medianPairedRatio(steps, forwards), 99.9 / 46.4);
-  assert.ok(Math.min(...steps) / Math.min(...forwards) > 2.4);
   // Pairing matters: the same numbers in another order give another median.
   close(medianPairedRatio([102.1, 99.9, 94.5], forwards), 102.1 / 44.0);
   close(medianPairedRatio([3, 8, 10, 1], [1, 2, 2, 1]), (3 + 4) / 2);
