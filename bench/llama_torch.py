@@ -282,7 +282,7 @@ def train(model_dir, dtype_name, spec):
         fwd.append({"ms": ms, "cpuMs": cpu})
     best = lambda runs: {"ms": min(r["ms"] for r in runs), "cpuMs": min(r["cpuMs"] for r in runs)}
     return {"dtype": dtype_name, "loadSeconds": load_s, "tokens": int(ids.numel()), "step": best(steps),
-            "forward": best(fwd), "losses": losses, "trainable": len(trainable)}
+            "forward": best(fwd), "stepRuns": steps, "forwardRuns": fwd, "losses": losses, "trainable": len(trainable)}
 
 
 def main():
