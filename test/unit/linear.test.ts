@@ -55,10 +55,10 @@ function upload(gpu: Gpu, shape: number[], dtype: DType, data: Float32Array, tag
   return t;
 }
 
-// Shapes: every M tile class (1 row, a few rows, many), K with and without a remainder of the unrolled loop (and odd
-// K, which reads bf16 one element at a time), N below, across and above one tile of columns.
+// Shapes: every M tile class (1 row, a few rows, many), K with and without a remainder of the unrolled loop (70: a
+// remainder of bf16 pairs; odd K reads bf16 one element at a time), N below, across and above one tile of columns.
 const SHAPES: [number, number, number][] = [
-  [1, 64, 129], [1, 67, 7], [3, 5, 96], [3, 64, 1], [37, 67, 96], [37, 1, 7], [130, 64, 129], [130, 5, 1],
+  [1, 64, 129], [1, 67, 7], [3, 5, 96], [3, 64, 1], [37, 67, 96], [37, 70, 96], [37, 1, 7], [130, 64, 129], [130, 5, 1],
 ];
 const BIASES = [null, 'f32', 'bf16'] as const;
 

@@ -103,18 +103,20 @@ export function matmulVariantFor(gpu: Gpu, product: MatmulClass & { bf16Elements
 }
 
 /**
- * Tile for a product with `rows` rows of C. Decode (one or two rows) gets a one-row tile, so no work is spent on
+ * Tile for product `op` with `rows` rows of C. Decode (one or two rows) gets a one-row tile, so no work is spent on
  * rows that do not exist; it is bound by reading W once, and narrow lanes with long reduction steps read it best.
  * Many rows: a 16 x 16 tile per lane, its 16 rows shared by the quad. On SwiftShader 16 x 8 x 4 beat the 8 x 8 x 8
  * tile by 20-35% (fewer gathers per fma; the extra accumulators spill to the stack, which costs far less than a
  * gather), and 16 x 16 x 4 beat 16 x 8 x 4 in paired rounds at the 8B shapes: 1.12-1.16x for grad weight (f32 B,
  * one value a gather), 1.12-1.15x for grad input, 1.03-1.10x for the forward product. Its pipelines take 3x as long
- * to compile (4-5 s), once per process.
+ * to compile (4-5 s), once per process. The forward product, whose B is contiguous along the reduction, runs
+ * 8 reduction steps an iteration (each spilled accumulator is loaded and stored once per 8 fma): 1.03-1.22x over
+ * 4 steps in paired rounds at three 8B shapes. The same change made grad input 1.25x slower and grad weight no faster.
  */
-export function matmulTile(variant: Exclude<MatmulVariant, 'workgroup'>, rows: number): TileShape {
+export function matmulTile(variant: Exclude<MatmulVariant, 'workgroup'>, rows: number, op: MatmulOp): TileShape {
   if (variant === 'subgroup4') {
     if (rowsClass(rows) === 'one') return { tm: 1, cn: 2, u: 16, lanes: 4, wg: 4 };
-    return { tm: 16, cn: 16, u: 4, lanes: 4, wg: 4 };
+    return { tm: 16, cn: 16, u: op === 'fwd' ? 8 : 4, lanes: 4, wg: 4 };
   }
   if (rows === 1) return { tm: 1, cn: 4, u: 4, lanes: 1, wg: 64 };
   return { tm: 4, cn: 4, u: 4, lanes: 1, wg: 64 };
@@ -138,7 +140,7 @@ export function matmulPlan(variant: MatmulVariant, c: Pick<MatmulClass, 'op' | '
   if (variant === 'workgroup') {
     return { kernel: workgroupMatmulKernel(spec), rowsPerWorkgroup: WORKGROUP_TILE.bm, colsPerWorkgroup: WORKGROUP_TILE.bn };
   }
-  const tile = matmulTile(variant, rows);
+  const tile = matmulTile(variant, rows, c.op);
   return {
     kernel: matmulKernel({ ...spec, tile }),
     rowsPerWorkgroup: tile.tm,
