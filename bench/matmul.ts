@@ -2,9 +2,11 @@
 // device, and against the adapter's FMA ceiling (a kernel that only does fma on registers), all in one run.
 // Usage: node --import tsx bench/matmul.ts [--rounds N]
 // Prints a table and appends one JSON line to bench/results/matmul.jsonl. Timings are the best of N interleaved
-// rounds (other processes share the CPU of a software adapter: the best round is the least disturbed one). On a
-// software adapter the table also shows GFLOP/s per CPU time of this process times the core count: what the run
-// would reach with the cores to itself (an estimate: cores shared with other processes still slow it down).
+// rounds (other processes share the CPU of a software adapter: the best round is the least disturbed one). Each
+// case is timed right after a run of the FMA ceiling, and its share of the ceiling is the median over rounds of
+// those back-to-back pairs, which see the same contention (the best of each list can come from different minutes).
+// On a software adapter the table also shows GFLOP/s per CPU time of this process times the core count: what the
+// run would reach with the cores to itself (an estimate: cores shared with other processes still slow it down).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +17,12 @@ import { Tensor, type DType } from '../kernel/gpu/tensor.js';
 import { linear, linearGradInput, linearGradWeight } from '../kernel/ops/linear.js';
 import { matmulClassesFor, tuneMatmuls } from '../kernel/ops/matmul/autotune.js';
 import { candidateVariants, forceMatmulVariant, matmulVariantFor, rowsClass, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
+import { medianPairedRatio } from './stats.js';
 
 /** `products`: how many products one run performs (small ones repeat so that a run lasts long enough to time). */
 interface Case { name: string; flops: number; products: number; run: () => void | Promise<void> }
-interface Row { name: string; ms: number; gflops: number; cpuGflops: number }
+/** `ceilingShare`: median over rounds of this case's GFLOP/s over the ceiling's, timed just before it. */
+interface Row { name: string; ms: number; gflops: number; cpuGflops: number; ceilingShare: number }
 interface Timing { ms: number; cpuMs: number }
 
 const SHAPES = [[128, 4096, 4096], [1, 4096, 4096]] as const;
@@ -63,34 +67,47 @@ for (const [M] of SHAPES) {
 const tfjs = await tfjsCases();
 cases.push(...tfjs.cases);
 const ceiling = fmaCeilingCase();
-cases.push(ceiling);
+const gflops = (c: Case, ms: number) => c.flops / ms / 1e6;
 
-// Warm-up (compiles every pipeline), then interleaved rounds.
-for (const c of cases) await time(c);
+// Warm-up (compiles every pipeline), then interleaved rounds, each case right after a ceiling run.
+for (const c of [...cases, ceiling]) await time(c);
 const best = new Map<Case, Timing>();
+const keepBest = (c: Case, t: Timing) => {
+  const b = best.get(c);
+  best.set(c, { ms: Math.min(b?.ms ?? Infinity, t.ms), cpuMs: Math.min(b?.cpuMs ?? Infinity, t.cpuMs) });
+};
+const pairs = new Map<Case, { own: number[]; ceiling: number[] }>(cases.map((c) => [c, { own: [], ceiling: [] }]));
 for (let r = 0; r < rounds; r++) {
   for (const c of cases) {
+    const tc = await time(ceiling);
     const t = await time(c);
-    const b = best.get(c);
-    best.set(c, { ms: Math.min(b?.ms ?? Infinity, t.ms), cpuMs: Math.min(b?.cpuMs ?? Infinity, t.cpuMs) });
+    keepBest(ceiling, tc);
+    keepBest(c, t);
+    pairs.get(c)!.own.push(gflops(c, t.ms));
+    pairs.get(c)!.ceiling.push(gflops(ceiling, tc.ms));
   }
 }
 const cores = os.cpus().length;
-const rows: Row[] = cases.map((c) => {
+const rows: Row[] = [...cases, ceiling].map((c) => {
   const { ms, cpuMs } = best.get(c)!;
-  return { name: c.name, ms: ms / c.products, gflops: c.flops / ms / 1e6, cpuGflops: c.flops / (cpuMs / cores) / 1e6 };
+  const p = pairs.get(c);
+  return {
+    name: c.name, ms: ms / c.products, gflops: gflops(c, ms), cpuGflops: c.flops / (cpuMs / cores) / 1e6,
+    ceilingShare: p ? medianPairedRatio(p.own, p.ceiling) : 1,
+  };
 });
 const ceilingGflops = rows[rows.length - 1].gflops;
 const tfjsGflops = (shape: string) => rows.find((r) => r.name.startsWith('tfjs') && r.name.endsWith(shape))?.gflops ?? NaN;
 
 const desc = gpu.describe();
 console.log(`adapter: ${desc.adapter} (${desc.backend}${desc.software ? ', software' : ''}), ${cores} CPUs, load ${os.loadavg()[0].toFixed(1)}, best of ${rounds} rounds`);
-console.log(`${'case'.padEnd(52)} ${'ms each'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'x tfjs'.padStart(7)} ${'% FMA'.padStart(6)}${desc.software ? ' cpu-est GFLOP/s' : ''}`);
+console.log(`% FMA: the best GFLOP/s over the ceiling's best; paired: the median over rounds of back-to-back (ceiling, case) pairs`);
+console.log(`${'case'.padEnd(52)} ${'ms each'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'x tfjs'.padStart(7)} ${'% FMA'.padStart(6)} ${'paired'.padStart(6)}${desc.software ? ' cpu-est GFLOP/s' : ''}`);
 for (const r of rows) {
   const shape = r.name.slice(r.name.lastIndexOf('('));
   const vsTfjs = r.name.startsWith('tfjs') || r === rows[rows.length - 1] ? '' : (r.gflops / tfjsGflops(shape)).toFixed(1);
   const cpu = desc.software ? r.cpuGflops.toFixed(2).padStart(16) : '';
-  console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ${r.gflops.toFixed(2).padStart(8)} ${vsTfjs.padStart(7)} ${(100 * r.gflops / ceilingGflops).toFixed(0).padStart(6)}${cpu}`);
+  console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ${r.gflops.toFixed(2).padStart(8)} ${vsTfjs.padStart(7)} ${(100 * r.gflops / ceilingGflops).toFixed(0).padStart(6)} ${(100 * r.ceilingShare).toFixed(0).padStart(6)}${cpu}`);
 }
 
 const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
