@@ -13,8 +13,10 @@
 // are checked against PyTorch f32 on the same weights, so both sides compute the same thing. When decode falls short
 // of the bound (or with --profile), one decode step is broken down per dispatch (dispatch_profile.ts).
 // Timings are the best of rounds, by wall time and, on a software adapter, by CPU time (harness.ts): prefill has
-// its own (fewer) rounds, the GEMV and decode cases are interleaved in theirs, so the bound and the measurement
-// see the same load.
+// its own (fewer) rounds, the GEMV and decode cases are interleaved in theirs. The acceptance compares cases of the
+// same round, which ran seconds apart under the same load, and takes the median over rounds: decode against the
+// bound from that round's GEMV bandwidth, and each context against the first one (the best of each case can come
+// from different minutes on a shared host).
 // Prints tables, appends one JSON line to bench/results/forward.jsonl, exits 1 if an acceptance check fails.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,11 +29,11 @@ import type { LlamaModel } from '../kernel/model/llama.js';
 import { fillNormal } from '../kernel/ops/init.js';
 import { linear } from '../kernel/ops/linear.js';
 import {
-  appendResult, argInts, argValue, bestOfRounds, describeRun, fmt, printTable, rates, runInfo, type TimedCase, type Timing,
+  appendResult, argInts, argValue, describeRun, fmt, printTable, rates, runInfo, timeRounds, type TimedCase, type Timing,
 } from './harness.js';
 import { BENCH_MODELS, benchModel, benchModelDir, describeConfig, randomIds, type BenchModelName } from './models.js';
 import { profileDispatches, sumByKernel } from './dispatch_profile.js';
-import { decodeWeightBytes, fitLine, gemvBoundTokensPerSecond, type LineFit } from './stats.js';
+import { decodeWeightBytes, fitLine, gemvBoundTokensPerSecond, medianPairedRatio, type LineFit } from './stats.js';
 import { runTorchPeers, torchUnavailable, type TorchDtype } from './torch_peer.js';
 
 const PROMPT_TOKENS = 128;
@@ -74,10 +76,13 @@ interface ModelResult {
   cpuEstEstimateTokensPerSecond: number;
   fit: LineFit;
   cpuFit: LineFit;
+  /** Each context's time over the first context's in the same round (median over rounds), on the acceptance basis. */
+  relativeDecode: number[];
+  pairedFit: LineFit;
   profile: DecodeProfile | null;
   torch: TorchForward[];
   torchSkipped: string | null;
-  /** Judged by CPU time on a software adapter, by wall time on a GPU. */
+  /** Judged by CPU time on a software adapter, by wall time on a GPU; ofGemvBound is the median of per-round pairs. */
   acceptance: { basis: 'wall' | 'cpu'; atMostLinear: boolean; ofGemvBound: number; gemvBound: boolean; logitsF32: boolean | null };
 }
 
@@ -156,10 +161,9 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   const gemv = gemvCases(model);
   const rounds = roundsOf(name);
   log(`rounds: prefill ${rounds.prefill}, GEMV + decode ${rounds.decode} (interleaved); PyTorch prefill ${rounds.torchPrefill} + the check, decode ${rounds.torchDecode}`);
-  const best = new Map([
-    ...await bestOfRounds(gpu, [prefill], rounds.prefill, log),
-    ...await bestOfRounds(gpu, [...gemv.cases, ...decode], rounds.decode, log),
-  ]);
+  const prefillRounds = await timeRounds(gpu, [prefill], rounds.prefill, log);
+  const decodeRounds = await timeRounds(gpu, [...gemv.cases, ...decode], rounds.decode, log);
+  const best = new Map([...prefillRounds.best, ...decodeRounds.best]);
   const gemvTiming: Timing = { ms: 0, cpuMs: 0 };
   for (const g of gemv.cases) {
     gemvTiming.ms += best.get(g.name)!.ms;
@@ -174,9 +178,14 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   const cpuFit = fitLine(contexts, decodeTimes.map((d) => d.cpuMs));
   // On a software adapter other processes share the "GPU": CPU time is the steadier measure of the work.
   const basis = info.software ? 'cpu' : 'wall';
+  const roundTimes = (name: string) => decodeRounds.runs.get(name)!.map((t) => (basis === 'cpu' ? t.cpuMs : t.ms));
+  // Per round: the time a decode step would take at that round's GEMV bandwidth, against the step's own time.
+  const gemvRoundTimes = gemv.cases.map((g) => roundTimes(g.name));
+  const boundTimes = gemvRoundTimes[0].map((_, r) => gemvRoundTimes.reduce((sum, g) => sum + g[r], 0) * decodeBytes.total / gemv.bytes);
+  const ofBound = medianPairedRatio(boundTimes, roundTimes(decode[0].name));
+  const relativeDecode = decode.map((d) => medianPairedRatio(roundTimes(d.name), roundTimes(decode[0].name)));
+  const pairedFit = fitLine(contexts, relativeDecode);
   const first = decodeTimes[0];
-  const ofBound = basis === 'cpu' ? (1000 / (first.cpuMs / cores)) / cpuEstimate : 1000 / first.ms / estimate;
-  const judgedFit = basis === 'cpu' ? cpuFit : fit;
   // Short of the bound (or asked): where one decode step's time goes, dispatch by dispatch.
   const profile = process.argv.includes('--profile') || ofBound < MIN_OF_GEMV_BOUND
     ? await profileDecode(decode[0], first) : null;
@@ -193,9 +202,10 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   const result: ModelResult = {
     model: name, config: describeConfig(name, c), rounds: { prefill: rounds.prefill, decode: rounds.decode }, prefill: { tokens: T, ...best.get(prefill.name)! }, decode: decodeTimes,
     gemv: { matrices: gemv.names, bytes: gemv.bytes, timing: gemvTiming, bytesPerSecond: bw.perSecond, cpuEstBytesPerSecond: bw.cpuEstPerSecond },
-    decodeBytes, estimateTokensPerSecond: estimate, cpuEstEstimateTokensPerSecond: cpuEstimate, fit, cpuFit, profile, torch, torchSkipped: torchSkip,
+    decodeBytes, estimateTokensPerSecond: estimate, cpuEstEstimateTokensPerSecond: cpuEstimate, fit, cpuFit, relativeDecode, pairedFit,
+    profile, torch, torchSkipped: torchSkip,
     acceptance: {
-      basis, atMostLinear: judgedFit.maxRelDeviation <= MAX_LINE_DEVIATION, ofGemvBound: ofBound, gemvBound: ofBound >= MIN_OF_GEMV_BOUND,
+      basis, atMostLinear: pairedFit.maxRelDeviation <= MAX_LINE_DEVIATION, ofGemvBound: ofBound, gemvBound: ofBound >= MIN_OF_GEMV_BOUND,
       logitsF32: f32Check ? f32Check.maxAbsDiff <= F32_LOGITS_TOLERANCE * f32Check.maxAbsRef : null,
     },
   };
@@ -260,13 +270,17 @@ function printModel(r: ModelResult): void {
   const d0 = r.decode[0];
   const cpuOfBound = (1000 / (d0.cpuMs / cores)) / r.cpuEstEstimateTokensPerSecond;
   log(`GEMV-bound estimate: ${fmt(r.estimateTokensPerSecond, 2)} tok/s` + (cpuCols ? ` (cpu-est ${fmt(r.cpuEstEstimateTokensPerSecond, 2)})` : '') +
-    `; decode @${d0.context}: ${fmt(1000 / d0.ms, 2)} tok/s = ${fmt(1000 / d0.ms / r.estimateTokensPerSecond, 2)} of it` +
+    `; best decode @${d0.context}: ${fmt(1000 / d0.ms, 2)} tok/s = ${fmt(1000 / d0.ms / r.estimateTokensPerSecond, 2)} of it` +
     (cpuCols ? ` (cpu-est ${fmt(cpuOfBound, 2)})` : ''));
   const line = (f: LineFit) => `${fmt(f.intercept, 2)} ms + ${fmt(f.slope * 1000, 3)} ms per 1000 positions (R^2 ${fmt(f.r2, 3)}, largest deviation ${fmt(100 * f.maxRelDeviation)}%)`;
   log(`decode time per token vs context: ${line(r.fit)}` + (cpuCols ? `; by CPU time: ${line(r.cpuFit)}` : ''));
   const by = r.acceptance.basis === 'cpu' ? 'CPU time (software adapter: the machine is shared)' : 'wall time';
-  log(`acceptance by ${by}: decode >= ${MIN_OF_GEMV_BOUND} of the GEMV bound: ${fmt(r.acceptance.ofGemvBound, 2)} ${r.acceptance.gemvBound ? 'yes' : 'NO'}; ` +
-    `grows at most linearly (every point within ${100 * MAX_LINE_DEVIATION}% of the line): ${r.acceptance.atMostLinear ? 'yes' : 'NO'}`);
+  const relative = r.decode.map((d, i) => `@${d.context} ${fmt(r.relativeDecode[i], 3)}`).join(', ');
+  log(`decode time relative to @${d0.context} in the same round (median over rounds, by ${r.acceptance.basis} time): ${relative}; ` +
+    `largest deviation from their line ${fmt(100 * r.pairedFit.maxRelDeviation)}%`);
+  log(`acceptance by ${by}, medians of per-round pairs: decode >= ${MIN_OF_GEMV_BOUND} of the bound from the same round's GEMV: ` +
+    `${fmt(r.acceptance.ofGemvBound, 2)} ${r.acceptance.gemvBound ? 'yes' : 'NO'}; ` +
+    `grows at most linearly (every relative time within ${100 * MAX_LINE_DEVIATION}% of their line): ${r.acceptance.atMostLinear ? 'yes' : 'NO'}`);
   for (const t of r.torch) {
     if (!t.check) continue;
     const rel = t.check.maxAbsDiff / t.check.maxAbsRef;

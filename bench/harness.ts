@@ -1,6 +1,6 @@
-// What every benchmark does the same way: time cases as the best of interleaved rounds (wall and CPU time of
-// this process), describe the run (adapter, backend, host load), print aligned tables, append one JSON line per
-// run to bench/results/<name>.jsonl.
+// What every benchmark does the same way: time cases in interleaved rounds (wall and CPU time of this process),
+// describe the run (adapter, backend, host load), print aligned tables, append one JSON line per run to
+// bench/results/<name>.jsonl.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,26 +33,29 @@ export async function timeOnce(gpu: Gpu, run: () => void | Promise<void>): Promi
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
+/** Each case's least wall time and least CPU time over the rounds, and every round's timing in order. */
+export interface RoundTimings {
+  best: Map<string, Timing>;
+  runs: Map<string, Timing[]>;
+}
+
 /**
  * One warm-up run of each case (compiles pipelines, touches fresh buffers), then `rounds` rounds that run every case
- * once in turn; each case keeps its least wall time and its least CPU time. Other processes share a software
- * adapter's CPU: the best round is the least disturbed one, and interleaving gives every case the same chances.
+ * once in turn. Other processes share a software adapter's CPU: the best round is the least disturbed one, and
+ * interleaving gives every case the same chances; cases of one round ran within seconds of each other, so ratios
+ * between them can be taken round by round (medianPairedRatio in stats.ts).
  */
-export async function bestOfRounds(gpu: Gpu, cases: TimedCase[], rounds: number, log?: (line: string) => void): Promise<Map<string, Timing>> {
+export async function timeRounds(gpu: Gpu, cases: TimedCase[], rounds: number, log?: (line: string) => void): Promise<RoundTimings> {
   for (const c of cases) {
     const t = await timeOnce(gpu, c.run);
     log?.(`  warm-up ${c.name}: ${t.ms.toFixed(0)} ms`);
   }
-  const best = new Map<string, Timing>();
+  const runs = new Map<string, Timing[]>(cases.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const c of cases) {
-      const t = await timeOnce(gpu, c.run);
-      const b = best.get(c.name);
-      best.set(c.name, { ms: Math.min(b?.ms ?? Infinity, t.ms), cpuMs: Math.min(b?.cpuMs ?? Infinity, t.cpuMs) });
-    }
+    for (const c of cases) runs.get(c.name)!.push(await timeOnce(gpu, c.run));
     log?.(`  round ${r + 1}/${rounds} done`);
   }
-  return best;
+  return { best: new Map([...runs].map(([name, times]) => [name, minTiming(times)])), runs };
 }
 
 export function minTiming(runs: Timing[]): Timing {
