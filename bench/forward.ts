@@ -178,7 +178,7 @@ async function benchOne(name: BenchModelName): Promise<ModelResult> {
   const cpuFit = fitLine(contexts, decodeTimes.map((d) => d.cpuMs));
   // On a software adapter other processes share the "GPU": CPU time is the steadier measure of the work.
   const basis = info.software ? 'cpu' : 'wall';
-  const roundTimes = (name: string) => decodeRounds.runs.get(name)!.map((t) => (basis === 'cpu' ? t.cpuMs : t.ms));
+  const roundTimes = (caseName: string) => decodeRounds.runs.get(caseName)!.map((t) => (basis === 'cpu' ? t.cpuMs : t.ms));
   // Per round: the time a decode step would take at that round's GEMV bandwidth, against the step's own time.
   const gemvRoundTimes = gemv.cases.map((g) => roundTimes(g.name));
   const boundTimes = gemvRoundTimes[0].map((_, r) => gemvRoundTimes.reduce((sum, g) => sum + g[r], 0) * decodeBytes.total / gemv.bytes);

@@ -1,4 +1,4 @@
-// Arithmetic the forward and training benchmarks print next to their measurements: a least-squares line through
+// Arithmetic the benchmarks print next to their measurements: a least-squares line through
 // per-token decode times, the bytes a decode step must read, the GEMV-bound decode rate, the FLOP ratio of a
 // training step with frozen blocks, and the median ratio of paired timings. Pure functions (unit-tested), no GPU.
 import type { LlamaConfig } from '../kernel/model/config.js';
@@ -85,9 +85,10 @@ export function trainingFlopRatio(blocks: number, trainable: number): number {
 
 /**
  * Median of num[i] / den[i] over measurements taken in pairs, back to back (a training step and the forward pass
- * timed just before it). On a shared machine whose speed drifts over minutes both halves of a pair run under the
- * same conditions, so this is steadier than the best of one list over the best of the other, which can set a
- * forward from a quiet minute against steps that never had one. An even count takes the mean of the middle two.
+ * timed just before it; a product and the FMA ceiling; two cases of one round). On a shared machine whose speed
+ * drifts over minutes both halves of a pair run under the same conditions, so this is steadier than the best of one
+ * list over the best of the other, which can set a forward from a quiet minute against steps that never had one.
+ * An even count takes the mean of the middle two.
  */
 export function medianPairedRatio(num: readonly number[], den: readonly number[]): number {
   if (num.length !== den.length || num.length === 0) throw new Error(`medianPairedRatio needs equal, non-empty lists, got ${num.length} and ${den.length}`);

@@ -109,9 +109,9 @@ export function matmulVariantFor(gpu: Gpu, product: MatmulClass & { bf16Elements
  * tile by 20-35% (fewer gathers per fma; the extra accumulators spill to the stack, which costs far less than a
  * gather), and 16 x 16 x 4 beat 16 x 8 x 4 in paired rounds at the 8B shapes: 1.12-1.16x for grad weight (f32 B,
  * one value a gather), 1.12-1.15x for grad input, 1.03-1.10x for the forward product. Its pipelines take 3x as long
- * to compile (4-5 s), once per process. The forward product, whose B is contiguous along the reduction, runs
- * 8 reduction steps an iteration (each spilled accumulator is loaded and stored once per 8 fma): 1.03-1.22x over
- * 4 steps in paired rounds at three 8B shapes. The same change made grad input 1.25x slower and grad weight no faster.
+ * to compile (4-5 s), once per process. The forward product runs 8 reduction steps an iteration (each spilled
+ * accumulator is loaded and stored once per 8 fma): 1.03-1.22x over 4 steps in paired rounds at three 8B shapes,
+ * 1.29x with f32 weights. The same change made grad input 1.25-1.33x slower and grad weight no faster.
  */
 export function matmulTile(variant: Exclude<MatmulVariant, 'workgroup'>, rows: number, op: MatmulOp): TileShape {
   if (variant === 'subgroup4') {
