@@ -29,7 +29,7 @@ import type { LlamaModel } from '../kernel/model/llama.js';
 import { fillNormal } from '../kernel/ops/init.js';
 import { linear } from '../kernel/ops/linear.js';
 import {
-  appendResult, argInts, argValue, describeRun, fmt, printTable, rates, runInfo, timeRounds, type TimedCase, type Timing,
+  appendResult, argCount, argInts, argValue, describeRun, fmt, printTable, rates, runInfo, timeRounds, type TimedCase, type Timing,
 } from './harness.js';
 import { BENCH_MODELS, benchModel, benchModelDir, describeConfig, randomIds, type BenchModelName } from './models.js';
 import { profileDispatches, sumByKernel } from './dispatch_profile.js';
@@ -95,10 +95,9 @@ const DEFAULT_ROUNDS: Record<BenchModelName, { prefill: number; decode: number; 
 };
 const roundsOf = (name: BenchModelName) => {
   const d = DEFAULT_ROUNDS[name];
-  const torch = argValue('--torch-rounds');
   return {
-    prefill: Number(argValue('--prefill-rounds') ?? d.prefill), decode: Number(argValue('--rounds') ?? d.decode),
-    torchPrefill: Number(torch ?? d.torchPrefill), torchDecode: Number(torch ?? d.torchDecode),
+    prefill: argCount('--prefill-rounds', d.prefill), decode: argCount('--rounds', d.decode),
+    torchPrefill: argCount('--torch-rounds', d.torchPrefill), torchDecode: argCount('--torch-rounds', d.torchDecode),
   };
 };
 const models = (argValue('--models') ?? BENCH_MODELS.join(',')).split(',') as BenchModelName[];

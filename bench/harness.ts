@@ -116,6 +116,15 @@ export function argValue(flag: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** The positive integer after `--flag` (a count of rounds, steps, sequences, tokens), or `fallback`. */
+export function argCount(flag: string, fallback: number): number {
+  const v = argValue(flag);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a positive integer, got ${v}`);
+  return n;
+}
+
 /** Comma-separated positive integers after `--flag`, or `fallback`. */
 export function argInts(flag: string, fallback: number[]): number[] {
   const v = argValue(flag);

@@ -17,6 +17,7 @@ import { Tensor, type DType } from '../kernel/gpu/tensor.js';
 import { linear, linearGradInput, linearGradWeight } from '../kernel/ops/linear.js';
 import { matmulClassesFor, tuneMatmuls } from '../kernel/ops/matmul/autotune.js';
 import { candidateVariants, forceMatmulVariant, matmulVariantFor, rowsClass, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
+import { argCount } from './harness.js';
 import { medianPairedRatio } from './stats.js';
 
 /** `products`: how many products one run performs (small ones repeat so that a run lasts long enough to time). */
@@ -26,9 +27,7 @@ interface Row { name: string; ms: number; gflops: number; cpuGflops: number; cei
 interface Timing { ms: number; cpuMs: number }
 
 const SHAPES = [[128, 4096, 4096], [1, 4096, 4096]] as const;
-const roundsAt = process.argv.indexOf('--rounds');
-const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 3;
-if (!(rounds >= 1)) throw new Error('--rounds takes a positive count');
+const rounds = argCount('--rounds', 3);
 
 const gpu = await Gpu.open();
 // The autotune's choices (measured now, or read from its cache) pick the variant of the backward products.

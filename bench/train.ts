@@ -29,7 +29,7 @@ import { selectTrainable } from '../kernel/train/trainable.js';
 import { makeBatch, type TokenizedExamples } from '../kernel/train/batches.js';
 import { train, type TrainReport } from '../kernel/train/trainer.js';
 import {
-  appendResult, argValue, describeRun, fmt, minTiming, printTable, rates, runInfo, timeOnce, type Timing,
+  appendResult, argCount, argValue, describeRun, fmt, minTiming, printTable, rates, runInfo, timeOnce, type Timing,
 } from './harness.js';
 import { BENCH_MODELS, benchModel, benchModelDir, describeConfig, randomIds, type BenchModelName } from './models.js';
 import { medianPairedRatio, trainingFlopRatio } from './stats.js';
@@ -85,7 +85,7 @@ interface ModelResult {
 }
 
 const log = (line: string) => console.log(line);
-const steps = Number(argValue('--steps') ?? 3);
+const steps = argCount('--steps', 3);
 const models = (argValue('--models') ?? BENCH_MODELS.join(',')).split(',') as BenchModelName[];
 for (const m of models) if (!BENCH_MODELS.includes(m)) throw new Error(`--models: unknown model ${m} (have ${BENCH_MODELS.join(', ')})`);
 const cores = os.cpus().length;
@@ -108,9 +108,9 @@ process.exit(results.every((r) => r.acceptance.ratioWithin) ? 0 : 1);
 
 async function benchOne(name: BenchModelName): Promise<ModelResult> {
   log(`\n== ${name} ==`);
-  const batch = Number(argValue(`--${name}-batch`) ?? DEFAULTS[name].batch);
-  const length = Number(argValue(`--${name}-length`) ?? DEFAULTS[name].length);
-  const torchSteps = Number(argValue('--torch-steps') ?? DEFAULTS[name].torchSteps);
+  const batch = argCount(`--${name}-batch`, DEFAULTS[name].batch);
+  const length = argCount(`--${name}-length`, DEFAULTS[name].length);
+  const torchSteps = argCount('--torch-steps', DEFAULTS[name].torchSteps);
   const model = await benchModel(gpu, name, log);
   const c = model.config;
   if (length > c.contextLength) throw new Error(`--${name}-length ${length} exceeds the model's context (${c.contextLength})`);
