@@ -17,14 +17,13 @@ import { Tensor, type DType } from '../kernel/gpu/tensor.js';
 import { linear, linearGradInput, linearGradWeight } from '../kernel/ops/linear.js';
 import { matmulClassesFor, tuneMatmuls } from '../kernel/ops/matmul/autotune.js';
 import { candidateVariants, forceMatmulVariant, matmulVariantFor, rowsClass, type MatmulVariant } from '../kernel/ops/matmul/variants.js';
-import { argCount } from './harness.js';
+import { argCount, minTiming, timeOnce, type Timing } from './harness.js';
 import { medianPairedRatio } from './stats.js';
 
 /** `products`: how many products one run performs (small ones repeat so that a run lasts long enough to time). */
 interface Case { name: string; flops: number; products: number; run: () => void | Promise<void> }
 /** `ceilingShare`: median over rounds of this case's GFLOP/s over the ceiling's, timed just before it. */
 interface Row { name: string; ms: number; gflops: number; cpuGflops: number; ceilingShare: number }
-interface Timing { ms: number; cpuMs: number }
 
 const SHAPES = [[128, 4096, 4096], [1, 4096, 4096]] as const;
 const rounds = argCount('--rounds', 3);
@@ -69,30 +68,26 @@ const ceiling = fmaCeilingCase();
 const gflops = (c: Case, ms: number) => c.flops / ms / 1e6;
 
 // Warm-up (compiles every pipeline), then interleaved rounds, each case right after a ceiling run.
-for (const c of [...cases, ceiling]) await time(c);
-const best = new Map<Case, Timing>();
-const keepBest = (c: Case, t: Timing) => {
-  const b = best.get(c);
-  best.set(c, { ms: Math.min(b?.ms ?? Infinity, t.ms), cpuMs: Math.min(b?.cpuMs ?? Infinity, t.cpuMs) });
-};
-const pairs = new Map<Case, { own: number[]; ceiling: number[] }>(cases.map((c) => [c, { own: [], ceiling: [] }]));
+for (const c of [...cases, ceiling]) await timeOnce(gpu, c.run);
+const runs = new Map<Case, Timing[]>([...cases, ceiling].map((c) => [c, []]));
+const ceilingBefore = new Map<Case, Timing[]>(cases.map((c) => [c, []]));
 for (let r = 0; r < rounds; r++) {
   for (const c of cases) {
-    const tc = await time(ceiling);
-    const t = await time(c);
-    keepBest(ceiling, tc);
-    keepBest(c, t);
-    pairs.get(c)!.own.push(gflops(c, t.ms));
-    pairs.get(c)!.ceiling.push(gflops(ceiling, tc.ms));
+    const tc = await timeOnce(gpu, ceiling.run);
+    runs.get(ceiling)!.push(tc);
+    ceilingBefore.get(c)!.push(tc);
+    runs.get(c)!.push(await timeOnce(gpu, c.run));
   }
 }
 const cores = os.cpus().length;
 const rows: Row[] = [...cases, ceiling].map((c) => {
-  const { ms, cpuMs } = best.get(c)!;
-  const p = pairs.get(c);
+  const { ms, cpuMs } = minTiming(runs.get(c)!);
+  const before = ceilingBefore.get(c);
   return {
     name: c.name, ms: ms / c.products, gflops: gflops(c, ms), cpuGflops: c.flops / (cpuMs / cores) / 1e6,
-    ceilingShare: p ? medianPairedRatio(p.own, p.ceiling) : 1,
+    ceilingShare: before
+      ? medianPairedRatio(runs.get(c)!.map((t) => gflops(c, t.ms)), before.map((t) => gflops(ceiling, t.ms)))
+      : 1,
   };
 });
 const ceilingGflops = rows[rows.length - 1].gflops;
@@ -122,17 +117,6 @@ process.exit(0);
 function ours(name: string, variant: MatmulVariant, flops: number, op: () => void): Case {
   const repeat = flops < 1e9 ? 8 : 1;
   return { name, flops: flops * repeat, products: repeat, run: () => { forceMatmulVariant(variant); for (let i = 0; i < repeat; i++) op(); } };
-}
-
-async function time(c: Case): Promise<Timing> {
-  await gpu.sync();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await c.run();
-  await gpu.sync();
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /** tf.matMul(x, w, false, true) in f32 on a WebGPUBackend built on our own device (so: the same adapter). */
