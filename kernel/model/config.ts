@@ -50,19 +50,38 @@ function dtypeFrom(v: unknown): DType {
   throw new ConfigError(`config: unsupported dtype ${JSON.stringify(v)}`, 'Use bfloat16, float16 or float32.');
 }
 
-function scalingFrom(v: unknown): RopeScaling | null {
+/**
+ * The RoPE settings: transformers 4 writes `rope_theta` and `rope_scaling`, transformers 5 one `rope_parameters`
+ * object holding both (`rope_type` "default" is unscaled), LLMs-from-scratch `rope_base` and `rope_freq`.
+ */
+function ropeFrom(o: Json): Pick<LlamaConfig, 'ropeTheta' | 'ropeScaling'> {
+  const params = o.rope_parameters;
+  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) {
+    throw new ConfigError('config: rope_parameters must be an object', 'Fix rope_parameters in config.json.');
+  }
+  const ropeTheta = num(o, ['rope_theta', 'rope_base'], 'RoPE base', { min: 1, optional: true })
+    ?? (params ? num(params as Json, ['rope_theta'], 'RoPE base', { min: 1, optional: true }) : undefined)
+    ?? 500000;
+  const key = o.rope_scaling != null ? 'rope_scaling' : params ? 'rope_parameters' : 'rope_freq';
+  return { ropeTheta, ropeScaling: scalingFrom(o[key], key) };
+}
+
+/** Llama 3 frequency scaling from `o[key]`, or null when it is absent or unscaled ("default"). */
+function scalingFrom(v: unknown, key: string): RopeScaling | null {
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'object') throw new ConfigError('config: rope_scaling must be an object', 'Remove it or use the Llama 3.1 form.');
+  if (typeof v !== 'object') throw new ConfigError(`config: ${key} must be an object`, 'Remove it or use the Llama 3.1 form.');
   const o = v as Json;
   const type = o.rope_type ?? o.type;
+  // rope_parameters always carries rope_theta; without a type or a factor it only sets the base.
+  if (type === 'default' || (key === 'rope_parameters' && type === undefined && o.factor === undefined)) return null;
   if (type !== undefined && type !== 'llama3') {
-    throw new ConfigError(`config: rope_scaling type ${JSON.stringify(type)} is not supported`, 'Only Llama 3 ("llama3") frequency scaling is implemented.');
+    throw new ConfigError(`config: ${key} type ${JSON.stringify(type)} is not supported`, 'Only Llama 3 ("llama3") frequency scaling is implemented.');
   }
   return {
-    factor: num(o, ['factor'], 'rope scaling', { min: 1 })!,
-    lowFreqFactor: num(o, ['low_freq_factor'], 'rope scaling', { min: 0 })!,
-    highFreqFactor: num(o, ['high_freq_factor'], 'rope scaling', { min: 0 })!,
-    originalContext: num(o, ['original_max_position_embeddings', 'original_context_length'], 'rope scaling', { int: true, min: 1 })!,
+    factor: num(o, ['factor'], key, { min: 1 })!,
+    lowFreqFactor: num(o, ['low_freq_factor'], key, { min: 0 })!,
+    highFreqFactor: num(o, ['high_freq_factor'], key, { min: 0 })!,
+    originalContext: num(o, ['original_max_position_embeddings', 'original_context_length'], key, { int: true, min: 1 })!,
   };
 }
 
@@ -80,6 +99,13 @@ export function parseConfig(json: unknown): LlamaConfig {
   if (o.model_type !== undefined && o.model_type !== 'llama') {
     throw new ConfigError(`config: model_type ${JSON.stringify(o.model_type)} is not a Llama model`, 'llmnb runs Llama 3 architecture models only.');
   }
+  // Llama 3 has no biases in its linears and a SiLU gate; a config that says otherwise describes another model.
+  for (const k of ['attention_bias', 'mlp_bias']) {
+    if (o[k] === true) throw new ConfigError(`config: ${k} is true`, 'llmnb runs Llama 3, whose linear layers have no bias.');
+  }
+  if (o.hidden_act !== undefined && o.hidden_act !== 'silu') {
+    throw new ConfigError(`config: hidden_act ${JSON.stringify(o.hidden_act)} is not supported`, 'llmnb runs Llama 3, whose MLP gate is SiLU ("silu").');
+  }
   const hiddenSize = num(o, ['hidden_size', 'emb_dim'], 'model width', { int: true, min: 1 })!;
   const numHeads = num(o, ['num_attention_heads', 'n_heads'], 'attention heads', { int: true, min: 1 })!;
   const numKvHeads = num(o, ['num_key_value_heads', 'n_kv_groups'], 'KV heads', { int: true, min: 1, optional: true }) ?? numHeads;
@@ -94,8 +120,7 @@ export function parseConfig(json: unknown): LlamaConfig {
     headDim,
     contextLength: num(o, ['max_position_embeddings', 'context_length'], 'context length', { int: true, min: 1 })!,
     rmsNormEps: num(o, ['rms_norm_eps'], 'RMSNorm epsilon', { min: 0, optional: true }) ?? 1e-5,
-    ropeTheta: num(o, ['rope_theta', 'rope_base'], 'RoPE base', { min: 1, optional: true }) ?? 500000,
-    ropeScaling: scalingFrom(o.rope_scaling ?? o.rope_freq),
+    ...ropeFrom(o),
     tieWordEmbeddings: o.tie_word_embeddings === true,
     dtype: dtypeFrom(o.torch_dtype ?? o.dtype),
     bosTokenId: num(o, ['bos_token_id'], 'BOS id', { int: true, min: 0, optional: true }) ?? null,

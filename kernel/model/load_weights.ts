@@ -95,9 +95,13 @@ export function planLoad(model: LlamaModel, ckpt: Checkpoint, opts: Pick<LoadOpt
       'Check that the checkpoint was saved from a model with this config (and this head). Nothing was loaded.');
   }
   if (missing.length || unexpected.length) {
-    const err = new MissingTensorError(missing, unexpected);
+    // A head tied to the embedding is not stored: when it is all that is missing, the config most likely lacks
+    // tie_word_embeddings (loading the rest with --partial would leave the head at its initial values).
+    const hint = missing.length === 1 && missing[0] === 'lm_head.weight' && !unexpected.length
+      ? 'The checkpoint has no separate LM head: if the model ties it to the embedding (as Llama 3.2 1B and 3B do), set "tie_word_embeddings": true in config.json.'
+      : new MissingTensorError(missing, unexpected).hint;
     throw new MissingTensorError(missing, unexpected,
-      `${err.hint}${dtypeProblems.length ? ` Also: ${dtypeProblems.join('; ')}.` : ''} Nothing was loaded.`);
+      `${hint}${dtypeProblems.length ? ` Also: ${dtypeProblems.join('; ')}.` : ''} Nothing was loaded.`);
   }
   if (dtypeProblems.length) {
     throw new DtypeMismatchError(`${ckpt.path}: dtypes differ from the model's (${listSome(dtypeProblems, 4)})`,

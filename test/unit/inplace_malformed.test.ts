@@ -76,6 +76,10 @@ test('extra and missing names', async () => {
   await assertRefused(`%load_inplace ${extra} --partial`, 'MissingTensorError', /unexpected 1/);
   const missing = editedReference('missing.safetensors', (h) => { delete h['model.norm.weight']; });
   await assertRefused(`%load_inplace ${missing}`, 'MissingTensorError', /missing 1: model\.norm\.weight/);
+  // Only the LM head missing: a tied checkpoint read with an untied config. The hint names the config key.
+  const noHead = editedReference('no_head.safetensors', (h) => { delete h['lm_head.weight']; });
+  await assertRefused(`%load_inplace ${noHead}`, 'MissingTensorError', /missing 1: lm_head\.weight/);
+  assert.match((await runCell(s, `%load_inplace ${noHead}`)).result.error?.hint ?? '', /"tie_word_embeddings": true/);
   await assertRefused(`%load_inplace ${path.join(PTH, 'tiny_f32_subset.pth')} --dtype-cast`, 'MissingTensorError', /missing 22:/);
 });
 
