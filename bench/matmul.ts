@@ -1,10 +1,11 @@
 // Matmul benchmark: every linear kernel variant against tfjs-backend-webgpu's f32 tf.matMul on the same WebGPU
 // device, and against the adapter's FMA ceiling (a kernel that only does fma on registers), all in one run.
 // Usage: node --import tsx bench/matmul.ts [--rounds N]
-// Prints a table and appends one JSON line to bench/results/matmul.jsonl. Timings are the best of N interleaved
-// rounds (other processes share the CPU of a software adapter: the best round is the least disturbed one). Each
-// case is timed right after a run of the FMA ceiling, and its share of the ceiling is the median over rounds of
-// those back-to-back pairs, which see the same contention (the best of each list can come from different minutes).
+// Prints a table and the acceptance, appends one JSON line to bench/results/matmul.jsonl, exits 1 if a ratio target
+// fails. Timings are the best of N interleaved rounds (other processes share the CPU of a software adapter: the best
+// round is the least disturbed one). Each case is timed right after a run of the FMA ceiling, and its share of the
+// ceiling is the median over rounds of those back-to-back pairs, which see the same contention (the best of each list
+// can come from different minutes).
 // On a software adapter the table also shows GFLOP/s per CPU time of this process times the core count: what the
 // run would reach with the cores to itself (an estimate: cores shared with other processes still slow it down).
 import fs from 'node:fs';
@@ -26,6 +27,12 @@ interface Case { name: string; flops: number; products: number; run: () => void 
 interface Row { name: string; ms: number; gflops: number; cpuGflops: number; ceilingShare: number }
 
 const SHAPES = [[128, 4096, 4096], [1, 4096, 4096]] as const;
+// Targets for the forward product with bf16 weights: its speed over tfjs's f32 tf.matMul and over the FMA ceiling,
+// and what they meant in GFLOP/s when the host ran tfjs at 0.5 (prefill) and the GEMV at ~1.3 (decode).
+const MIN_X_TFJS = 12;
+const MIN_CEILING_SHARE = 0.25;
+const MIN_PREFILL_GFLOPS = 6;
+const MIN_GEMV_GFLOPS = 1.2;
 const rounds = argCount('--rounds', 3);
 
 const gpu = await Gpu.open();
@@ -34,6 +41,9 @@ gpu.onNotice = (text) => console.log(text);
 await tuneMatmuls(gpu, matmulClassesFor('bf16', true));
 const [dxVariant, dwVariant] = (['dx', 'dw'] as const).map((op) =>
   matmulVariantFor(gpu, { op, bDtype: op === 'dx' ? 'bf16' : 'f32', rows: 'many', bf16Elements: false, macs: 128 * 4096 * 4096 }));
+// The variants llmnb runs the forward product with (prefill and decode): what the acceptance judges.
+const [prefillVariant, decodeVariant] = ([128, 1] as const).map((rows) =>
+  matmulVariantFor(gpu, { op: 'fwd', bDtype: 'bf16', rows: rowsClass(rows), bf16Elements: false, macs: rows * 4096 * 4096 }));
 const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 const tag = (tensor: string) => ({ layer: 'bench', tensor, kind: 'other' as const });
 
@@ -104,6 +114,27 @@ for (const r of rows) {
   console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ${r.gflops.toFixed(2).padStart(8)} ${vsTfjs.padStart(7)} ${(100 * r.gflops / ceilingGflops).toFixed(0).padStart(6)} ${(100 * r.ceilingShare).toFixed(0).padStart(6)}${cpu}`);
 }
 
+// Acceptance on a software adapter, on the variants llmnb chose. The ratios were measured in this run and judge the
+// kernels (exit 1 if one fails); absolute GFLOP/s follow the host's speed, which moves by +-30% within minutes here.
+const prefill = rows.find((r) => r.name === `linear ${prefillVariant} bf16 W (128,4096,4096)`)!;
+const decode = rows.find((r) => r.name === `linear ${decodeVariant} bf16 W (1,4096,4096)`)!;
+const prefillXTfjs = prefill.gflops / tfjsGflops('(128,4096,4096)');
+const ratioChecks: [string, boolean][] = [
+  [`prefill product (${prefillVariant}) >= ${MIN_X_TFJS}x tfjs: ${prefillXTfjs.toFixed(1)}x`, prefillXTfjs >= MIN_X_TFJS],
+  [`prefill product >= ${100 * MIN_CEILING_SHARE}% of the FMA ceiling (paired): ${(100 * prefill.ceilingShare).toFixed(0)}%`, prefill.ceilingShare >= MIN_CEILING_SHARE],
+];
+const absoluteChecks: [string, boolean][] = [
+  [`prefill product >= ${MIN_PREFILL_GFLOPS} GFLOP/s: ${prefill.gflops.toFixed(2)}`, prefill.gflops >= MIN_PREFILL_GFLOPS],
+  [`decode GEMV (${decodeVariant}) >= ${MIN_GEMV_GFLOPS} GFLOP/s: ${decode.gflops.toFixed(2)}`, decode.gflops >= MIN_GEMV_GFLOPS],
+];
+const verdict = ([text, ok]: [string, boolean]) => `${text} ${ok ? 'yes' : 'NO'}`;
+if (desc.software) {
+  console.log(`acceptance, ratios in this run: ${ratioChecks.map(verdict).join('; ')}`);
+  console.log(`absolute, with the host's speed (ceiling ${ceilingGflops.toFixed(1)} GFLOP/s now): ${absoluteChecks.map(verdict).join('; ')}`);
+} else {
+  console.log('acceptance: the targets are set for SwiftShader (a software adapter), not judged on this one');
+}
+
 const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
 fs.appendFileSync(path.join(resultsDir, 'matmul.jsonl'), JSON.stringify({
@@ -112,7 +143,7 @@ fs.appendFileSync(path.join(resultsDir, 'matmul.jsonl'), JSON.stringify({
   tfjs: tfjs.version, results: rows,
 }) + '\n');
 gpu.destroy();
-process.exit(0);
+process.exit(!desc.software || ratioChecks.every(([, ok]) => ok) ? 0 : 1);
 
 function ours(name: string, variant: MatmulVariant, flops: number, op: () => void): Case {
   const repeat = flops < 1e9 ? 8 : 1;
