@@ -99,8 +99,9 @@ function run(gpu: Gpu, op: MatmulOp, w: Tensor | null, buffers: GPUBuffer[],
   const bDtype = w ? floatDtype(w, `${op} weight`) : 'f32';
   // bf16 pairs need every row of B to start on a u32 boundary (even K), and for column-major B an even column count.
   const bf16Elements = bDtype === 'bf16' && !(p.ldb % 2 === 0 && (OP_LAYOUTS[op][1] === 'rowMajor' || p.cols % 2 === 0));
-  const variant = matmulVariantFor(gpu, { op, bDtype, rows: rowsClass(p.rows), bf16Elements, macs: p.rows * p.cols * p.depth });
-  const plan = matmulPlan(variant, { op, bDtype }, p.rows, flags, bf16Elements);
+  const macs = p.rows * p.cols * p.depth;
+  const variant = matmulVariantFor(gpu, { op, bDtype, rows: rowsClass(p.rows), bf16Elements, macs });
+  const plan = matmulPlan(variant, { op, bDtype }, p.rows, macs, flags, bf16Elements);
   const tilesI = Math.ceil(p.rows / plan.rowsPerWorkgroup);
   const tilesJ = Math.ceil(p.cols / plan.colsPerWorkgroup);
   const all: MatmulParams = { ...p, tilesI, tilesJ };

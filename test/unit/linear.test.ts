@@ -9,7 +9,7 @@ import { Tensor, type DType } from '../../kernel/gpu/tensor.js';
 import { DtypeMismatchError, ShapeMismatchError } from '../../kernel/errors.js';
 import { linear, linearGradBias, linearGradInput, linearGradWeight } from '../../kernel/ops/linear.js';
 import { referenceProduct, type ReferenceProduct } from '../../kernel/ops/matmul/reference.js';
-import { MATMUL_VARIANTS, forceMatmulVariant } from '../../kernel/ops/matmul/variants.js';
+import { BIG_FORWARD_MACS, MATMUL_VARIANTS, forceMatmulVariant, matmulTile } from '../../kernel/ops/matmul/variants.js';
 import { testGpu } from './helpers/gpu.js';
 import { F32_U, assertProductClose } from './helpers/compare.js';
 import { randomArray } from './helpers/random.js';
@@ -130,6 +130,28 @@ for (const variant of MATMUL_VARIANTS) {
     for (const t of [x, w, bias, y, dx]) t.dispose();
   });
 }
+
+test('a forward product big enough for 32-row tiles (subgroup4) matches float64, rows past the last full tile too', async () => {
+  const gpu = await testGpu();
+  forceMatmulVariant('subgroup4');
+  // 250 rows pad to 256 either way; K leaves a remainder of bf16 pairs after the unrolled loop; N is not a multiple
+  // of a workgroup's 64 columns. The shape is just over BIG_FORWARD_MACS: its pipeline takes ~20 s to compile.
+  const [M, K, N] = [250, 4098, 1061];
+  assert.ok(M * K * N >= BIG_FORWARD_MACS);
+  assert.equal(matmulTile('subgroup4', M, 'fwd', M * K * N).tm, 32, 'the product runs on 32-row tiles');
+  const xv = values(M * K, 21, 'f32');
+  const wv = values(N * K, 22, 'bf16', 0.5);
+  const x = upload(gpu, [M, K], 'f32', xv);
+  const w = upload(gpu, [N, K], 'bf16', wv);
+  const y = linear(gpu, x, w);
+  const got = await y.read();
+  // Every column of some rows of the first, a middle and the last (partial) tile of 32 rows.
+  const rows = [0, 1, 31, 32, 127, 128, 223, 224, 240, 245, 248, 249];
+  const want = product(rows.length, N, K, (i, k) => xv[rows[i] * K + k], (n, k) => wv[n * K + k]);
+  const gotRows = Float32Array.from({ length: rows.length * N }, (_, e) => got[rows[Math.floor(e / N)] * N + (e % N)]);
+  assertF32Close(gotRows, want, `y (M=${M} K=${K} N=${N}, rows ${rows.join(', ')})`);
+  for (const t of [x, w, y]) t.dispose();
+});
 
 test('split weights (3+ parts) give the same results as whole ones', async () => {
   const gpu = await testGpu();

@@ -281,8 +281,8 @@ function adapterKey(gpu: Gpu): string {
 /** Hash of the WGSL every candidate variant would run for class `c` at its timing shape. */
 function kernelsHash(gpu: Gpu, c: MatmulClass): string {
   const h = crypto.createHash('sha256');
-  const { M } = timingDims(c);
-  for (const v of candidateVariants(gpu, c)) h.update(`${v}\n${matmulPlan(v, c, M).kernel.wgsl()}\n`);
+  const { M, K, N } = timingDims(c);
+  for (const v of candidateVariants(gpu, c)) h.update(`${v}\n${matmulPlan(v, c, M, M * K * N).kernel.wgsl()}\n`);
   return h.digest('hex').slice(0, 16);
 }
 

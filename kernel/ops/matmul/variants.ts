@@ -102,21 +102,30 @@ export function matmulVariantFor(gpu: Gpu, product: MatmulClass & { bf16Elements
   return tunedVariant(gpu, product) ?? defaultVariant(gpu, product);
 }
 
+/** Forward products of at least this many multiply-adds may take 32-row tiles (see matmulTile). */
+export const BIG_FORWARD_MACS = 2 ** 30;
+
 /**
- * Tile for product `op` with `rows` rows of C. Decode (one or two rows) gets a one-row tile, so no work is spent on
- * rows that do not exist; it is bound by reading W once, and narrow lanes with long reduction steps read it best.
- * Many rows: a 16 x 16 tile per lane, its 16 rows shared by the quad. On SwiftShader 16 x 8 x 4 beat the 8 x 8 x 8
- * tile by 20-35% (fewer gathers per fma; the extra accumulators spill to the stack, which costs far less than a
- * gather), and 16 x 16 x 4 beat 16 x 8 x 4 in paired rounds at the 8B shapes: 1.12-1.16x for grad weight (f32 B,
- * one value a gather), 1.12-1.15x for grad input, 1.03-1.10x for the forward product. Its pipelines take 3x as long
- * to compile (4-5 s), once per process. The forward product runs 8 reduction steps an iteration (each spilled
- * accumulator is loaded and stored once per 8 fma): 1.03-1.22x over 4 steps in paired rounds at three 8B shapes,
- * 1.29x with f32 weights. The same change made grad input 1.25-1.33x slower and grad weight no faster.
+ * Tile for product `op` with `rows` rows of C and `macs` multiply-adds. Decode (one or two rows) gets a one-row
+ * tile, so no work is spent on rows that do not exist; it is bound by reading W once, and narrow lanes with long
+ * reduction steps read it best. Many rows: a 16 x 16 tile per lane, its 16 rows shared by the quad. On SwiftShader
+ * 16 x 8 x 4 beat the 8 x 8 x 8 tile by 20-35% (fewer gathers per fma; the extra accumulators spill to the stack,
+ * which costs far less than a gather), and 16 x 16 x 4 beat 16 x 8 x 4 in paired rounds at the 8B shapes:
+ * 1.12-1.16x for grad weight (f32 B, one value a gather), 1.12-1.15x for grad input, 1.03-1.10x for the forward
+ * product. Its pipelines take 3x as long to compile (4-5 s), once per process. The forward product runs 8 reduction
+ * steps an iteration (each spilled accumulator is loaded and stored once per 8 fma): 1.03-1.22x over 4 steps in
+ * paired rounds at three 8B shapes, 1.29x with f32 weights. The same change made grad input 1.25-1.33x slower and
+ * grad weight no faster. Big forward products take 32 rows (a third fewer gathers per fma): 1.12x and 1.13x in
+ * paired rounds at (128, 4096, 4096) and (128, 4096, 14336), but the pipeline compiles for 20-26 s instead of 8, so
+ * only products of 2^30 multiply-adds or more (0.3 s and up on SwiftShader) use it, and only when padding the rows to
+ * 32 costs at most 1/16 of them more than padding to 16.
  */
-export function matmulTile(variant: Exclude<MatmulVariant, 'workgroup'>, rows: number, op: MatmulOp): TileShape {
+export function matmulTile(variant: Exclude<MatmulVariant, 'workgroup'>, rows: number, op: MatmulOp, macs: number): TileShape {
   if (variant === 'subgroup4') {
     if (rowsClass(rows) === 'one') return { tm: 1, cn: 2, u: 16, lanes: 4, wg: 4 };
-    return { tm: 16, cn: 16, u: op === 'fwd' ? 8 : 4, lanes: 4, wg: 4 };
+    const padded = (tm: number) => Math.ceil(rows / tm) * tm;
+    const tm = op === 'fwd' && macs >= BIG_FORWARD_MACS && padded(32) <= padded(16) + rows / 16 ? 32 : 16;
+    return { tm, cn: 16, u: op === 'fwd' ? 8 : 4, lanes: 4, wg: 4 };
   }
   if (rows === 1) return { tm: 1, cn: 4, u: 4, lanes: 1, wg: 64 };
   return { tm: 4, cn: 4, u: 4, lanes: 1, wg: 64 };
@@ -130,17 +139,18 @@ export interface MatmulPlan {
 }
 
 /**
- * The kernel of `variant` for product `op` with `rows` rows of C and store `flags` (FLAG_* in tiled.ts; 0: write).
- * B is f32, or bf16 read in u32 pairs unless `bf16Elements` (odd leading dimension: one element at a time).
+ * The kernel of `variant` for product `op` with `rows` rows of C, `macs` multiply-adds and store `flags` (FLAG_* in
+ * tiled.ts; 0: write). B is f32, or bf16 read in u32 pairs unless `bf16Elements` (odd leading dimension: one element
+ * at a time).
  */
-export function matmulPlan(variant: MatmulVariant, c: Pick<MatmulClass, 'op' | 'bDtype'>, rows: number,
+export function matmulPlan(variant: MatmulVariant, c: Pick<MatmulClass, 'op' | 'bDtype'>, rows: number, macs: number,
   flags = 0, bf16Elements = false): MatmulPlan {
   const [aLayout, bLayout] = OP_LAYOUTS[c.op];
   const spec = { op: c.op, aLayout, bLayout, bDtype: c.bDtype, bPairs: c.bDtype === 'bf16' && !bf16Elements, flags };
   if (variant === 'workgroup') {
     return { kernel: workgroupMatmulKernel(spec), rowsPerWorkgroup: WORKGROUP_TILE.bm, colsPerWorkgroup: WORKGROUP_TILE.bn };
   }
-  const tile = matmulTile(variant, rows, c.op);
+  const tile = matmulTile(variant, rows, c.op, macs);
   return {
     kernel: matmulKernel({ ...spec, tile }),
     rowsPerWorkgroup: tile.tm,
