@@ -48,6 +48,8 @@ const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random()
 const tag = (tensor: string) => ({ layer: 'bench', tensor, kind: 'other' as const });
 
 const cases: Case[] = [];
+/** The cases the acceptance judges: the forward product with bf16 weights on llmnb's variants. */
+const judged: Partial<Record<'prefill' | 'decode', Case>> = {};
 const [, K, N] = SHAPES[0];
 const wData = rand(N * K).map((v) => v * 0.02);
 const weights: Record<DType, Tensor> = {
@@ -61,7 +63,9 @@ for (const [M] of SHAPES) {
   x.write(rand(M * K));
   for (const variant of candidateVariants(gpu, { rows: rowsClass(M) })) {
     for (const dtype of ['bf16', 'f32'] as const) {
-      cases.push(ours(`linear ${variant} ${dtype} W (${M},${K},${N})`, variant, 2 * M * K * N, () => linear(gpu, x, weights[dtype]).dispose()));
+      const c = ours(`linear ${variant} ${dtype} W (${M},${K},${N})`, variant, 2 * M * K * N, () => linear(gpu, x, weights[dtype]).dispose());
+      cases.push(c);
+      if (dtype === 'bf16' && variant === (M > 1 ? prefillVariant : decodeVariant)) judged[M > 1 ? 'prefill' : 'decode'] = c;
     }
   }
   if (M > 1) {
@@ -90,15 +94,18 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const cores = os.cpus().length;
+const rowOf = new Map<Case, Row>();
 const rows: Row[] = [...cases, ceiling].map((c) => {
   const { ms, cpuMs } = minTiming(runs.get(c)!);
   const before = ceilingBefore.get(c);
-  return {
+  const row = {
     name: c.name, ms: ms / c.products, gflops: gflops(c, ms), cpuGflops: c.flops / (cpuMs / cores) / 1e6,
     ceilingShare: before
       ? medianPairedRatio(runs.get(c)!.map((t) => gflops(c, t.ms)), before.map((t) => gflops(ceiling, t.ms)))
       : 1,
   };
+  rowOf.set(c, row);
+  return row;
 });
 const ceilingGflops = rows[rows.length - 1].gflops;
 const tfjsGflops = (shape: string) => rows.find((r) => r.name.startsWith('tfjs') && r.name.endsWith(shape))?.gflops ?? NaN;
@@ -116,8 +123,8 @@ for (const r of rows) {
 
 // Acceptance on a software adapter, on the variants llmnb chose. The ratios were measured in this run and judge the
 // kernels (exit 1 if one fails); absolute GFLOP/s follow the host's speed, which moves by +-30% within minutes here.
-const prefill = rows.find((r) => r.name === `linear ${prefillVariant} bf16 W (128,4096,4096)`)!;
-const decode = rows.find((r) => r.name === `linear ${decodeVariant} bf16 W (1,4096,4096)`)!;
+const prefill = rowOf.get(judged.prefill!)!;
+const decode = rowOf.get(judged.decode!)!;
 const prefillXTfjs = prefill.gflops / tfjsGflops('(128,4096,4096)');
 const ratioChecks: [string, boolean][] = [
   [`prefill product (${prefillVariant}) >= ${MIN_X_TFJS}x tfjs: ${prefillXTfjs.toFixed(1)}x`, prefillXTfjs >= MIN_X_TFJS],

@@ -38,10 +38,12 @@ export class CheckpointFormatError extends LlmnbError {
 
 /** Names in a checkpoint that do not match the model: lists what is missing and what is unexpected. */
 export class MissingTensorError extends LlmnbError {
+  static readonly DEFAULT_HINT = 'Check that the checkpoint belongs to this model, or load with --partial to keep the current values of missing tensors.';
+
   constructor(
     readonly missing: string[],
     readonly unexpected: string[],
-    hint = 'Check that the checkpoint belongs to this model, or load with --partial to keep the current values of missing tensors.',
+    hint = MissingTensorError.DEFAULT_HINT,
   ) {
     const parts: string[] = [];
     if (missing.length) parts.push(`missing ${missing.length}: ${listSome(missing)}`);

@@ -99,7 +99,7 @@ export function planLoad(model: LlamaModel, ckpt: Checkpoint, opts: Pick<LoadOpt
     // tie_word_embeddings (loading the rest with --partial would leave the head at its initial values).
     const hint = missing.length === 1 && missing[0] === 'lm_head.weight' && !unexpected.length
       ? 'The checkpoint has no separate LM head: if the model ties it to the embedding (as Llama 3.2 1B and 3B do), set "tie_word_embeddings": true in config.json.'
-      : new MissingTensorError(missing, unexpected).hint;
+      : MissingTensorError.DEFAULT_HINT;
     throw new MissingTensorError(missing, unexpected,
       `${hint}${dtypeProblems.length ? ` Also: ${dtypeProblems.join('; ')}.` : ''} Nothing was loaded.`);
   }

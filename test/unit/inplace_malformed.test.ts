@@ -38,7 +38,8 @@ function truncatedCopy(src: string, name: string, keep: number): string {
   return file;
 }
 
-async function assertRefused(line: string, errorName: string, message: RegExp): Promise<void> {
+/** Runs `line`, checks that it fails with `errorName` and `message` and changed no parameter; returns the error. */
+async function assertRefused(line: string, errorName: string, message: RegExp): Promise<{ message: string; hint?: string }> {
   const run = await runCell(s, line);
   const e = run.result.error;
   assert.equal(e?.name, errorName, `${line}: ${e?.name}: ${e?.message}`);
@@ -46,6 +47,7 @@ async function assertRefused(line: string, errorName: string, message: RegExp): 
   assert.ok(!e?.message.includes('\n') && !(e?.hint ?? '').includes('\n'), `${line}: one paragraph`);
   const now = await parameterBytes(s.bound('model')!);
   for (const [name, bytes] of original) assert.ok(Buffer.from(now.get(name)!).equals(bytes), `${line}: ${name} changed`);
+  return e!;
 }
 
 test('truncated files: safetensors cut in its data, .pth cut anywhere', async () => {
@@ -78,8 +80,8 @@ test('extra and missing names', async () => {
   await assertRefused(`%load_inplace ${missing}`, 'MissingTensorError', /missing 1: model\.norm\.weight/);
   // Only the LM head missing: a tied checkpoint read with an untied config. The hint names the config key.
   const noHead = editedReference('no_head.safetensors', (h) => { delete h['lm_head.weight']; });
-  await assertRefused(`%load_inplace ${noHead}`, 'MissingTensorError', /missing 1: lm_head\.weight/);
-  assert.match((await runCell(s, `%load_inplace ${noHead}`)).result.error?.hint ?? '', /"tie_word_embeddings": true/);
+  const noHeadError = await assertRefused(`%load_inplace ${noHead}`, 'MissingTensorError', /missing 1: lm_head\.weight/);
+  assert.match(noHeadError.hint ?? '', /"tie_word_embeddings": true/);
   await assertRefused(`%load_inplace ${path.join(PTH, 'tiny_f32_subset.pth')} --dtype-cast`, 'MissingTensorError', /missing 22:/);
 });
 
